@@ -1,0 +1,95 @@
+//! The `mindlens` command line. Each subcommand parses its flags and calls one public library
+//! function; nothing here computes anything the library does not expose.
+
+mod core;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::backend::DeviceKind;
+
+/// mindlens: activation probing, sparse autoencoders and steering for language models.
+#[derive(Parser, Debug)]
+#[command(name = "mindlens", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List or fetch registered models.
+    Models {
+        #[command(subcommand)]
+        action: core::ModelsAction,
+    },
+    /// Inspect a model.
+    Model {
+        #[command(subcommand)]
+        action: core::ModelAction,
+    },
+    /// Print the token ids of a text.
+    Tokenize(core::TokenizeArgs),
+    /// Generate text, optionally with a steering vector.
+    Generate(core::GenerateArgs),
+    /// Save activations at hook points for a file of prompts.
+    Cache(core::CacheArgs),
+}
+
+/// Options shared by every command that runs a model.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Registered model name, .gguf file or Hugging Face checkpoint directory.
+    #[arg(long, default_value = crate::registry::DEFAULT_MODEL)]
+    pub model: String,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+}
+
+/// Runs `$body` with `$B` bound to the backend type chosen by `$kind` and `$dev` to its device.
+macro_rules! with_backend {
+    ($kind:expr, |$B:ident, $dev:ident| $body:expr) => {{
+        match $kind.check()? {
+            $crate::backend::DeviceKind::Cpu => {
+                type $B = $crate::backend::Cpu;
+                let $dev = $crate::cli::default_device::<$B>();
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            $crate::backend::DeviceKind::Cuda => {
+                type $B = $crate::backend::Gpu;
+                let $dev = $crate::cli::default_device::<$B>();
+                $body
+            }
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("DeviceKind::check rejects backends that are not compiled in"),
+        }
+    }};
+}
+pub(crate) use with_backend;
+
+/// The default device of backend `B` (the first GPU for CUDA).
+pub fn default_device<B: burn::tensor::backend::Backend>() -> B::Device {
+    Default::default()
+}
+
+/// Entry point of the `mindlens` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Models { action } => core::models(action),
+        Command::Model { action } => core::model(action),
+        Command::Tokenize(a) => core::tokenize(a),
+        Command::Generate(a) => core::generate(a),
+        Command::Cache(a) => core::cache(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

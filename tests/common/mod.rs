@@ -1,0 +1,63 @@
+//! Shared helpers for integration tests: loading the real models once per test binary and
+//! reading the committed reference fixtures.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use mindlens::prelude::*;
+use mindlens::registry;
+
+/// The two real models the suite runs on.
+pub const MODELS: [&str; 2] = ["smollm2-135m-instruct", "gemma3-270m"];
+
+/// Loads a registered model once per process. Returns `None` (and says so) when its weights
+/// are absent, unless `MINDLENS_REQUIRE_MODELS` is set, as CI sets it: then absence fails.
+pub fn model(name: &str) -> Option<&'static Model<Cpu>> {
+    static SMOL: OnceLock<Option<Model<Cpu>>> = OnceLock::new();
+    static GEMMA: OnceLock<Option<Model<Cpu>>> = OnceLock::new();
+    let cell = match name {
+        "smollm2-135m-instruct" => &SMOL,
+        "gemma3-270m" => &GEMMA,
+        other => panic!("no test model {other}"),
+    };
+    cell.get_or_init(|| {
+        let reg = registry::lookup(name).expect("registered");
+        if !reg.is_fetched() {
+            if std::env::var_os("MINDLENS_REQUIRE_MODELS").is_some() {
+                panic!("{name} is not fetched ({}) and MINDLENS_REQUIRE_MODELS is set", reg.path().display());
+            }
+            eprintln!("SKIP: {name} not fetched (run `models/fetch.sh all`)");
+            return None;
+        }
+        Some(Model::<Cpu>::load_gguf(&reg.path(), &Default::default()).expect("model loads"))
+    })
+    .as_ref()
+}
+
+/// `tests/fixtures/...`
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        ab += x as f64 * y as f64;
+        aa += x as f64 * x as f64;
+        bb += y as f64 * y as f64;
+    }
+    ab / (aa.sqrt() * bb.sqrt()).max(1e-30)
+}
+
+/// Largest absolute value.
+pub fn max_abs(a: &[f32]) -> f32 {
+    a.iter().fold(0f32, |m, x| m.max(x.abs()))
+}
+
+/// Largest absolute difference.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+}
