@@ -76,3 +76,128 @@ pub fn read_vector(path: &Path) -> Result<Vec<f32>> {
         }),
     }
 }
+
+/// Element types of the `.npy` files mindlens writes itself (activation shards).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    /// 32-bit float (`<f4`).
+    F32,
+    /// 16-bit IEEE float (`<f2`), half the disk space of f32.
+    F16,
+}
+
+impl Dtype {
+    fn descr(self) -> &'static str {
+        match self {
+            Dtype::F32 => "<f4",
+            Dtype::F16 => "<f2",
+        }
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F16 => 2,
+        }
+    }
+}
+
+/// The version-1.0 `.npy` header for a C-ordered array.
+fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let dims = match shape {
+        [n] => format!("({n},)"),
+        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+    };
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
+    // Magic (6) + version (2) + length (2) + dict + '\n' must be a multiple of 64.
+    let total = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat((64 - total % 64) % 64));
+    dict.push('\n');
+    let mut h = b"\x93NUMPY\x01\x00".to_vec();
+    h.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    h.extend_from_slice(dict.as_bytes());
+    h
+}
+
+/// Writes a row-major `[rows, cols]` float matrix as `.npy` in `dtype`, atomically.
+pub fn write_matrix(path: &Path, data: &[f32], rows: usize, cols: usize, dtype: Dtype) -> Result<()> {
+    assert_eq!(data.len(), rows * cols, "matrix data has rows * cols elements");
+    write_atomic(path, |f| {
+        use std::io::Write;
+        let mut w = BufWriter::new(f);
+        w.write_all(&npy_header(dtype.descr(), &[rows, cols])).map_err(|e| e.to_string())?;
+        match dtype {
+            Dtype::F32 => {
+                for x in data {
+                    w.write_all(&x.to_le_bytes()).map_err(|e| e.to_string())?;
+                }
+            }
+            Dtype::F16 => {
+                for x in data {
+                    w.write_all(&half::f16::from_f32(*x).to_le_bytes()).map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        w.into_inner().map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+/// Reads a 2-D float `.npy` (`<f4` or `<f2`) as f32.
+pub fn read_matrix(path: &Path) -> Result<ndarray::Array2<f32>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |msg: &str| Error::Npy {
+        path: path.to_path_buf(),
+        msg: msg.to_string(),
+    };
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(bad("not an .npy file"));
+    }
+    let (hlen, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        _ => return Err(bad("unsupported .npy version")),
+    };
+    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| bad("truncated header"))?)
+        .map_err(|_| bad("header is not text"))?;
+    let dtype = if header.contains("'<f4'") {
+        Dtype::F32
+    } else if header.contains("'<f2'") {
+        Dtype::F16
+    } else {
+        return Err(bad("expected float32 or float16 data"));
+    };
+    if header.contains("'fortran_order': True") {
+        return Err(bad("Fortran-ordered arrays are not supported"));
+    }
+    let shape_txt = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .map(|s| s.trim().trim_start_matches('('))
+        .ok_or_else(|| bad("header has no shape"))?;
+    let dims: Vec<usize> = shape_txt
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| bad("bad shape")))
+        .collect::<Result<_>>()?;
+    let [rows, cols] = dims[..] else {
+        return Err(bad(&format!("expected a 2-D array, found shape {dims:?}")));
+    };
+    let body = &bytes[start + hlen..];
+    if body.len() != rows * cols * dtype.size() {
+        return Err(bad(&format!(
+            "data has {} bytes, shape {rows}x{cols} needs {}",
+            body.len(),
+            rows * cols * dtype.size()
+        )));
+    }
+    let data: Vec<f32> = match dtype {
+        Dtype::F32 => body.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F16 => body.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+    };
+    Ok(ndarray::Array2::from_shape_vec((rows, cols), data).expect("checked size"))
+}

@@ -250,6 +250,12 @@ pub trait Hook<B: Backend> {
     /// Called with attention probabilities `[batch, heads, query, key]` of block `layer`
     /// when [`Hook::wants`] is true for [`HookPoint::AttnPattern`]. Capture only.
     fn on_pattern(&mut self, _layer: usize, _pattern: Tensor<B, 4>, _ctx: &HookCtx) {}
+    /// The forward pass may stop after this block: a hook that only reads early layers
+    /// saves the rest of the network. The forward then returns that block's residual
+    /// stream instead of final-normed states, so no logits can be computed.
+    fn stop_after(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The empty hook: a forward pass with it is a plain forward pass.

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod error;
 pub mod generate;
 pub mod gguf;
+pub mod harvest;
 pub mod hooks;
 pub mod model;
 pub mod artifact;

@@ -121,14 +121,9 @@ impl<B: Backend> Model<B> {
         let template = self.chat_template().ok_or_else(|| {
             Error::model(&self.name, "has no chat template, so \"messages\" prompts cannot be rendered")
         })?;
-        let bos = self.tokenizer.bos_id.map(|id| self.tokenizer.token_str(id)).transpose()?.unwrap_or_default();
-        let eos = self
-            .tokenizer
-            .eos_ids
-            .first()
-            .map(|&id| self.tokenizer.token_str(id))
-            .transpose()?
-            .unwrap_or_default();
+        let name = |id: Option<u32>| id.and_then(|id| self.tokenizer.token_str(id)).unwrap_or_default();
+        let bos = name(self.tokenizer.bos_id);
+        let eos = name(self.tokenizer.eos_ids.first().copied());
         Ok(render_chat(template, messages, true, &bos, &eos)?)
     }
 

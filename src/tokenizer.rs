@@ -9,6 +9,7 @@ impl Tokenizer {
   pub fn from_hf_dir(_d: &std::path::Path) -> Result<Self, TokenizerError> { todo!() }
   pub fn encode(&self, _t: &str, _s: bool) -> Result<Vec<u32>, TokenizerError> { todo!() }
   pub fn decode(&self, _t: &[u32], _s: bool) -> Result<String, TokenizerError> { todo!() }
-  pub fn token_str(&self, _t: u32) -> Result<String, TokenizerError> { todo!() }
+  pub fn token_str(&self, _t: u32) -> Option<String> { todo!() }
+  pub fn encode_with_offsets(&self, _t: &str, _s: bool) -> Result<(Vec<u32>, Vec<(usize, usize)>), TokenizerError> { todo!() }
   pub fn vocab_size(&self) -> usize { 0 }
 }

@@ -172,7 +172,7 @@ pub(super) fn tokenize(a: TokenizeArgs) -> Result<()> {
         } else {
             m.tokenizer.encode(&a.text, !a.no_special)?
         };
-        let pieces = ids.iter().map(|&i| m.tokenizer.token_str(i)).collect::<Result<Vec<_>, _>>()?;
+        let pieces: Vec<String> = ids.iter().map(|&i| m.tokenizer.token_str(i).unwrap_or_default()).collect();
         println!("{}", serde_json::json!({"ids": ids, "tokens": pieces}));
         Ok(())
     })

@@ -2,6 +2,7 @@
 //! function; nothing here computes anything the library does not expose.
 
 mod core;
+mod harvest;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,8 @@ enum Command {
     Generate(core::GenerateArgs),
     /// Save activations at hook points for a file of prompts.
     Cache(core::CacheArgs),
+    /// Harvest activations for a data set into a sharded, resumable store.
+    Harvest(harvest::HarvestArgs),
 }
 
 /// Options shared by every command that runs a model.
@@ -84,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Tokenize(a) => core::tokenize(a),
         Command::Generate(a) => core::generate(a),
         Command::Cache(a) => core::cache(a),
+        Command::Harvest(a) => harvest::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -94,6 +94,7 @@ impl<B: Backend> Gemma3<B> {
 
         let x = embed(&self.embed_tokens, tokens) * self.embed_scale;
         let mut x = hook(hooks, HookPoint::Embed, x, ctx);
+        let stop = hooks.stop_after();
         for (i, block) in self.layers.iter().enumerate() {
             let ((cos, sin), bias) = if block.is_local {
                 (&local, &local_bias)
@@ -108,6 +109,9 @@ impl<B: Backend> Gemma3<B> {
             let h = block.mlp.forward(block.pre_feedforward_layernorm.forward(x.clone()));
             let mlp_out = hook(hooks, HookPoint::MlpOut(i), block.post_feedforward_layernorm.forward(h), ctx);
             x = hook(hooks, HookPoint::ResidPost(i), x + mlp_out, ctx);
+            if stop == Some(i) {
+                return x;
+            }
         }
         hook(hooks, HookPoint::FinalNorm, self.norm.forward(x), ctx)
     }

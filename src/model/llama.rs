@@ -79,6 +79,7 @@ impl<B: Backend> Llama<B> {
         let bias = attention_bias::<B>(ctx, self.sliding_window, &device);
 
         let mut x = hook(hooks, HookPoint::Embed, embed(&self.embed_tokens, tokens), ctx);
+        let stop = hooks.stop_after();
         for (i, block) in self.layers.iter().enumerate() {
             x = hook(hooks, HookPoint::ResidPre(i), x, ctx);
             let h = block.input_layernorm.forward(x.clone());
@@ -88,6 +89,9 @@ impl<B: Backend> Llama<B> {
             let h = block.mlp.forward(block.post_attention_layernorm.forward(x.clone()));
             let mlp_out = hook(hooks, HookPoint::MlpOut(i), h, ctx);
             x = hook(hooks, HookPoint::ResidPost(i), x + mlp_out, ctx);
+            if stop == Some(i) {
+                return x;
+            }
         }
         hook(hooks, HookPoint::FinalNorm, self.norm.forward(x), ctx)
     }

@@ -205,6 +205,9 @@ impl<B: Backend> Model<B> {
         if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
             return Err(Error::Invalid(format!("prompt {i} has no tokens")));
         }
+        if logits != LogitsMode::None && hooks.stop_after().is_some() {
+            return Err(Error::Invalid("logits need the whole network, but the hook stops the forward pass early".into()));
+        }
         let batch = PaddedBatch::new(prompts, self.pad_id());
         let ctx = batch.ctx();
         let h = self.forward(&batch.tokens, &ctx, None, hooks)?;

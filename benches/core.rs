@@ -1,0 +1,77 @@
+//! Hosting-core throughput on SmolLM2-135M: batched forward with every `hook_resid_post`
+//! captured, and greedy KV-cached generation with and without a steering vector.
+//!
+//! `cargo bench --bench core` prints one JSON object per measurement; `benches/run_core.sh`
+//! runs it beside Hugging Face transformers (`scripts/bench_hf.py`) in the same session.
+
+use std::time::Instant;
+
+use mindlens::prelude::*;
+
+fn main() -> Result<()> {
+    // `cargo bench` passes --bench; a filter argument selects measurements.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let model = Model::<Cpu>::load(mindlens::registry::DEFAULT_MODEL, &Default::default())?;
+    let n = model.config.n_layers;
+    let vocab = model.config.vocab_size as u64;
+    let threads = rayon::current_num_threads();
+
+    if wanted("forward") {
+        let (batch, seq) = (16usize, 128usize);
+        let prompts: Vec<Vec<u32>> = (0..batch)
+            .map(|b| (0..seq).map(|i| ((b as u64 * 7919 + i as u64 * 104_729) % (vocab - 1000) + 500) as u32).collect())
+            .collect();
+        let run = || -> Result<f64> {
+            let mut hooks = HookSet::capture((0..n).map(HookPoint::ResidPost));
+            let t = Instant::now();
+            model.run(&prompts, &mut hooks, LogitsMode::None)?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        run()?; // warm-up
+        let times = (0..3).map(|_| run()).collect::<Result<Vec<_>>>()?;
+        let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
+        println!(
+            "{}",
+            serde_json::json!({"bench": "forward_16x128_all_resid_post", "impl": "mindlens", "threads": threads,
+                "seconds": best, "tokens_per_s": (batch * seq) as f64 / best})
+        );
+    }
+
+    let prompt = model.tokenizer.encode("Once upon a time, in a small village by the sea, there lived", true)?;
+    let new_tokens = 64;
+    let opts = GenerateOptions {
+        max_new_tokens: new_tokens,
+        stop_tokens: vec![u32::MAX],
+        ..Default::default()
+    };
+    let steer: Vec<f32> = (0..model.config.d_model).map(|i| ((i as f32) * 0.37).sin() * 0.1).collect();
+    for (name, steered) in [("greedy_64_tokens", false), ("greedy_64_tokens_steered", true)] {
+        if !wanted(name) {
+            continue;
+        }
+        let run = || -> Result<f64> {
+            let mut hooks = HookSet::default();
+            if steered {
+                hooks.intervene(
+                    Intervention::add(HookPoint::ResidPost(10), steer.clone(), 4.0),
+                    model.config.d_model,
+                    model.device(),
+                )?;
+            }
+            let t = Instant::now();
+            let out = model.generate(std::slice::from_ref(&prompt), &opts, &mut hooks)?;
+            assert_eq!(out[0].tokens.len(), new_tokens);
+            Ok(t.elapsed().as_secs_f64())
+        };
+        run()?;
+        let times = (0..3).map(|_| run()).collect::<Result<Vec<_>>>()?;
+        let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
+        println!(
+            "{}",
+            serde_json::json!({"bench": name, "impl": "mindlens", "threads": threads, "seconds": best,
+                "tokens_per_s": new_tokens as f64 / best})
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+"""Hugging Face transformers side of benches/run_core.sh: the same measurements as
+benches/core.rs (SmolLM2-135M-Instruct GGUF loaded in float32, CPU, same thread count).
+Prints one JSON object per measurement."""
+import json, os, sys, time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+threads = int(os.environ.get("BENCH_THREADS", "2"))
+torch.set_num_threads(threads)
+models = os.environ.get("MINDLENS_MODELS", os.path.join(os.path.dirname(__file__), "..", "models"))
+d = os.path.join(models, "smollm2-135m-instruct")
+f = "SmolLM2-135M-Instruct.Q4_1.gguf"
+tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
+model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32).eval()
+vocab = model.config.vocab_size
+want = sys.argv[1:]
+
+def emit(name, seconds, n):
+    print(json.dumps({"bench": name, "impl": "transformers", "threads": threads,
+                      "seconds": seconds, "tokens_per_s": n / seconds}), flush=True)
+
+if not want or "forward" in want:
+    batch, seq = 16, 128
+    ids = torch.tensor([[(b * 7919 + i * 104729) % (vocab - 1000) + 500 for i in range(seq)] for b in range(batch)])
+    def run():
+        t = time.perf_counter()
+        with torch.no_grad():
+            out = model(ids, output_hidden_states=True, logits_to_keep=1)
+            hs = [h.numpy() for h in out.hidden_states]  # to host, as mindlens captures
+        return time.perf_counter() - t
+    run()
+    emit("forward_16x128_all_resid_post", min(run() for _ in range(3)), batch * seq)
+
+prompt = tok("Once upon a time, in a small village by the sea, there lived", return_tensors="pt")
+steer = torch.tensor([__import__("math").sin(i * 0.37) * 0.1 for i in range(model.config.hidden_size)]) * 4.0
+for name, steered in [("greedy_64_tokens", False), ("greedy_64_tokens_steered", True)]:
+    if want and not any(w in name for w in want):
+        continue
+    handle = None
+    if steered:
+        def hook(mod, inp, out):
+            if isinstance(out, tuple):
+                return (out[0] + steer,) + tuple(out[1:])
+            return out + steer
+        handle = model.model.layers[10].register_forward_hook(hook)
+    def run():
+        t = time.perf_counter()
+        with torch.no_grad():
+            out = model.generate(**prompt, max_new_tokens=64, min_new_tokens=64, do_sample=False)
+        assert out.shape[1] - prompt["input_ids"].shape[1] == 64
+        return time.perf_counter() - t
+    run()
+    emit(name, min(run() for _ in range(3)), 64)
+    if handle:
+        handle.remove()

@@ -1,0 +1,529 @@
+//! Activation harvesting: a data set in, a sharded [`ActivationStore`] out.
+//!
+//! Rows are read in data order and buffered until one shard's worth of vectors is reached
+//! (a byte budget, so memory never grows with the data set). Inside a shard, rows are sorted
+//! by length and packed into batches up to a token budget, so padding stays small; every
+//! requested hook is captured in the same forward pass, which stops after the deepest
+//! requested block. Each shard is written atomically, then `rows.jsonl` is appended and the
+//! manifest updated; a run killed at any moment resumes from the last recorded shard.
+
+pub mod store;
+
+use std::io::{BufRead, BufReader, Seek, Write};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Instant;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+
+pub use store::{ActivationStore, ChunkOrder, DataRef, Shard, StoreManifest};
+
+use crate::artifact::{write_json, write_matrix, write_npy, Dtype};
+use crate::error::{Error, Result};
+use crate::hooks::{Hook, HookCtx, HookPoint};
+use crate::model::{Model, PaddedBatch};
+use crate::prompts::{PromptInput, PromptRow};
+use crate::registry::sha256_file;
+
+/// Which token positions of each row are stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PositionSpec {
+    /// The last token (one vector per row).
+    Last,
+    /// Every token (several vectors per row, with a token index).
+    All,
+    /// The mean over all tokens (one vector per row).
+    Mean,
+    /// The last token overlapping a character span named by a field: `[start, end]`
+    /// character offsets, or a string whose last occurrence in the text is the span.
+    Span(String),
+    /// Every token from a character offset on, named by a field: an offset, or a string whose
+    /// last occurrence marks the start (e.g. the response).
+    From(String),
+}
+
+impl FromStr for PositionSpec {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "last" => PositionSpec::Last,
+            "all" => PositionSpec::All,
+            "mean" => PositionSpec::Mean,
+            _ => match s.split_once(':') {
+                Some(("span", f)) if !f.is_empty() => PositionSpec::Span(f.to_string()),
+                Some(("from", f)) if !f.is_empty() => PositionSpec::From(f.to_string()),
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "unknown positions {s:?} (use last, all, mean, span:FIELD or from:FIELD)"
+                    )))
+                }
+            },
+        })
+    }
+}
+
+impl std::fmt::Display for PositionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PositionSpec::Last => write!(f, "last"),
+            PositionSpec::All => write!(f, "all"),
+            PositionSpec::Mean => write!(f, "mean"),
+            PositionSpec::Span(x) => write!(f, "span:{x}"),
+            PositionSpec::From(x) => write!(f, "from:{x}"),
+        }
+    }
+}
+
+impl PositionSpec {
+    /// Whether a row may give several vectors.
+    pub fn multi_token(&self) -> bool {
+        matches!(self, PositionSpec::All | PositionSpec::From(_))
+    }
+}
+
+/// Settings of [`harvest`].
+#[derive(Clone, Debug)]
+pub struct HarvestOptions {
+    /// Hooks to capture.
+    pub hooks: Vec<HookPoint>,
+    /// Positions to keep.
+    pub positions: PositionSpec,
+    /// Largest padded batch, in tokens.
+    pub batch_tokens: usize,
+    /// Element type on disk.
+    pub dtype: Dtype,
+    /// Memory budget of one shard buffer (all hooks together), in bytes.
+    pub shard_bytes: usize,
+    /// Continue an interrupted harvest in the same store.
+    pub resume: bool,
+    /// Replace a non-empty store directory.
+    pub force: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+impl Default for HarvestOptions {
+    fn default() -> Self {
+        HarvestOptions {
+            hooks: Vec::new(),
+            positions: PositionSpec::Last,
+            batch_tokens: 4096,
+            dtype: Dtype::F32,
+            shard_bytes: 256 << 20,
+            resume: false,
+            force: false,
+            progress: true,
+        }
+    }
+}
+
+/// What a harvest did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct HarvestSummary {
+    /// Rows harvested in this run.
+    pub rows: usize,
+    /// Rows in the store now.
+    pub total_rows: usize,
+    /// Tokens run through the model in this run.
+    pub tokens: u64,
+    /// Padding tokens computed in this run.
+    pub padding_tokens: u64,
+    /// Wall time of this run.
+    pub seconds: f64,
+    /// Tokens per second (excluding padding).
+    pub tokens_per_s: f64,
+    /// Peak resident memory of the process, in MiB (from /proc; 0 where unavailable).
+    pub peak_rss_mib: f64,
+    /// Shards in the store.
+    pub shards: usize,
+}
+
+/// A tokenized row and the token positions it keeps.
+struct Prepared {
+    ids: Vec<u32>,
+    keep: Vec<usize>,
+    mean: bool,
+    fields: Map<String, Value>,
+}
+
+/// Captures the kept positions of every requested hook, and stops the forward pass after
+/// the deepest requested block.
+struct HarvestHook<'a> {
+    points: &'a [HookPoint],
+    rows: &'a [&'a Prepared],
+    /// Per hook, per batch row, the kept vectors (flattened).
+    out: Vec<Vec<Vec<f32>>>,
+    stop: Option<usize>,
+}
+
+impl<B: Backend> Hook<B> for HarvestHook<'_> {
+    fn wants(&self, point: HookPoint) -> bool {
+        self.points.contains(&point)
+    }
+
+    fn on(&mut self, point: HookPoint, x: Tensor<B, 3>, ctx: &HookCtx) -> Tensor<B, 3> {
+        let hi = self.points.iter().position(|p| *p == point).expect("wanted point");
+        let [b, s, w] = x.dims();
+        let data: Vec<f32> = x.to_data().convert::<f32>().into_vec().expect("float tensor");
+        for r in 0..b {
+            let row = self.rows[r];
+            let base = |pos: usize| (r * s + ctx.pad_left[r] + pos) * w;
+            let dst = &mut self.out[hi][r];
+            if row.mean {
+                let mut acc = vec![0f32; w];
+                for &p in &row.keep {
+                    acc.iter_mut().zip(&data[base(p)..base(p) + w]).for_each(|(a, x)| *a += x);
+                }
+                let n = row.keep.len() as f32;
+                dst.extend(acc.iter().map(|a| a / n));
+            } else {
+                for &p in &row.keep {
+                    dst.extend_from_slice(&data[base(p)..base(p) + w]);
+                }
+            }
+        }
+        x
+    }
+
+    fn stop_after(&self) -> Option<usize> {
+        self.stop
+    }
+}
+
+/// Character offset of a field's value in `text`: an integer, or a string's last occurrence
+/// (its start, or with `end` its end).
+fn char_offset(text: &str, v: &Value, end: bool) -> Option<usize> {
+    match v {
+        Value::Number(n) => n.as_u64().map(|x| x as usize),
+        Value::String(s) if !s.is_empty() => text.rfind(s.as_str()).map(|b| {
+            let b = if end { b + s.len() } else { b };
+            text[..b].chars().count()
+        }),
+        _ => None,
+    }
+}
+
+impl<B: Backend> Model<B> {
+    /// Tokenizes a row and decides which positions it keeps.
+    fn prepare(&self, row: PromptRow, positions: &PositionSpec) -> Result<Prepared> {
+        let at = |msg: String| Error::Invalid(format!("data line {}: {msg}", row.line));
+        let (ids, keep) = match positions {
+            PositionSpec::Last | PositionSpec::All | PositionSpec::Mean => {
+                let ids = self.encode(&row.input).map_err(|e| at(e.to_string()))?;
+                let keep = match positions {
+                    PositionSpec::Last => vec![ids.len() - 1],
+                    _ => (0..ids.len()).collect(),
+                };
+                (ids, keep)
+            }
+            PositionSpec::Span(field) | PositionSpec::From(field) => {
+                let text = match &row.input {
+                    PromptInput::Text(t) => t.clone(),
+                    PromptInput::Messages(m) => self.render_chat(m).map_err(|e| at(e.to_string()))?,
+                    PromptInput::Tokens(_) => return Err(at(format!("positions {positions} need text or messages rows"))),
+                };
+                let add_special = matches!(row.input, PromptInput::Text(_));
+                let (ids, offsets) = self.tokenizer.encode_with_offsets(&text, add_special).map_err(|e| at(e.to_string()))?;
+                let v = row.fields.get(field).ok_or_else(|| at(format!("no field {field:?}")))?;
+                let keep: Vec<usize> = if let PositionSpec::Span(_) = positions {
+                    let (start, end) = match v {
+                        Value::Array(a) if a.len() == 2 => (
+                            a[0].as_u64().map(|x| x as usize),
+                            a[1].as_u64().map(|x| x as usize),
+                        ),
+                        _ => (char_offset(&text, v, false), char_offset(&text, v, true)),
+                    };
+                    let (Some(start), Some(end)) = (start, end) else {
+                        return Err(at(format!(
+                            "field {field:?} must be [start, end] character offsets or a string found in the text"
+                        )));
+                    };
+                    let last = offsets.iter().rposition(|&(a, b)| b > a && a < end && b > start);
+                    vec![last.ok_or_else(|| at(format!("no token overlaps characters {start}..{end}")))?]
+                } else {
+                    let from = char_offset(&text, v, false).ok_or_else(|| {
+                        at(format!("field {field:?} must be a character offset or a string found in the text"))
+                    })?;
+                    let keep: Vec<usize> = (0..ids.len()).filter(|&i| offsets[i].0 >= from && offsets[i].1 > offsets[i].0).collect();
+                    if keep.is_empty() {
+                        return Err(at(format!("no token starts at or after character {from}")));
+                    }
+                    keep
+                };
+                (ids, keep)
+            }
+        };
+        Ok(Prepared {
+            ids,
+            keep,
+            mean: *positions == PositionSpec::Mean,
+            fields: row.fields,
+        })
+    }
+}
+
+/// Peak resident set size of this process in MiB (Linux), 0 elsewhere.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Harvests `opts.hooks` at `opts.positions` for every row of the JSONL file `data` into the
+/// store `out`.
+pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &HarvestOptions) -> Result<HarvestSummary> {
+    if opts.hooks.is_empty() {
+        return Err(Error::Invalid("no hooks to harvest".into()));
+    }
+    if opts.hooks.iter().any(|p| matches!(p, HookPoint::AttnPattern(_))) {
+        return Err(Error::Invalid("attention patterns cannot be harvested into a store".into()));
+    }
+    let started = Instant::now();
+    let data_ref = DataRef {
+        path: data.display().to_string(),
+        sha256: sha256_file(data)?,
+        rows: count_rows(data)?,
+    };
+    let widths = opts
+        .hooks
+        .iter()
+        .map(|p| (p.to_string(), model.config.hook_width(*p)))
+        .collect();
+    let fresh = StoreManifest {
+        format: "mindlens-activation-store".into(),
+        version: 1,
+        model: model.name.clone(),
+        model_config: serde_json::to_value(&model.config).expect("config serialises"),
+        hooks: opts.hooks.iter().map(ToString::to_string).collect(),
+        widths,
+        positions: opts.positions.to_string(),
+        dtype: opts.dtype,
+        d_model: model.config.d_model,
+        data: data_ref,
+        rows: 0,
+        vectors: 0,
+        tokens: 0,
+        multi_token: opts.positions.multi_token(),
+        complete: false,
+        shards: Vec::new(),
+    };
+    let mut manifest = open_or_create(out, fresh, opts)?;
+    let manifest_path = out.join("manifest.json");
+    let rows_path = out.join("rows.jsonl");
+    let mut rows_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&rows_path)
+        .map_err(|e| Error::io(&rows_path, e))?;
+    // Lines appended after the last recorded shard belong to an unfinished shard: drop them.
+    let committed = manifest.shards.last().map(|s| s.rows_jsonl_bytes).unwrap_or(0);
+    rows_file.set_len(committed).map_err(|e| Error::io(&rows_path, e))?;
+    rows_file.seek(std::io::SeekFrom::End(0)).map_err(|e| Error::io(&rows_path, e))?;
+
+    let bar = if opts.progress {
+        ProgressBar::new(manifest.data.rows as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} harvest [{bar:30}] {pos}/{len} rows {msg} {elapsed} eta {eta}")
+            .expect("valid template"),
+    );
+    bar.set_position(manifest.rows as u64);
+
+    let stop = opts.hooks.iter().map(|p| p.layer().unwrap_or(usize::MAX)).max().filter(|&l| l != usize::MAX);
+    let stop = if opts.hooks.contains(&HookPoint::FinalNorm) { None } else { stop };
+    let width_sum: usize = opts.hooks.iter().map(|p| model.config.hook_width(*p)).sum();
+    let (mut run_rows, mut run_tokens, mut run_pad) = (0usize, 0u64, 0u64);
+
+    let file = std::fs::File::open(data).map_err(|e| Error::io(data, e))?;
+    let mut lines = BufReader::new(file).lines().enumerate().filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()));
+    // Skip rows already in the store.
+    for _ in 0..manifest.rows {
+        lines.next();
+    }
+    let mut next_row = manifest.rows;
+    loop {
+        // Fill one shard buffer.
+        let mut chunk: Vec<Prepared> = Vec::new();
+        let mut bytes = 0usize;
+        for (i, line) in lines.by_ref() {
+            let line = line.map_err(|e| Error::io(data, e))?;
+            let what = || format!("{}:{}", data.display(), i + 1);
+            let v: Value = serde_json::from_str(&line).map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
+            let row = PromptRow::parse(v, i + 1, &what)?;
+            let p = model.prepare(row, &opts.positions)?;
+            let vectors = if p.mean { 1 } else { p.keep.len() };
+            bytes += vectors * width_sum * 4 + p.ids.len() * 4;
+            chunk.push(p);
+            if bytes >= opts.shard_bytes {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        // Length-bucketed batches: sort by length, pack up to the token budget.
+        let mut order: Vec<usize> = (0..chunk.len()).collect();
+        order.sort_by_key(|&i| chunk[i].ids.len());
+        let mut per_row: Vec<Vec<Vec<f32>>> = vec![vec![Vec::new(); chunk.len()]; opts.hooks.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start + 1;
+            while end < order.len() && chunk[order[end]].ids.len() * (end - start + 1) <= opts.batch_tokens {
+                end += 1;
+            }
+            let members = &order[start..end];
+            let rows: Vec<&Prepared> = members.iter().map(|&i| &chunk[i]).collect();
+            let seqs: Vec<Vec<u32>> = rows.iter().map(|r| r.ids.clone()).collect();
+            let batch = PaddedBatch::new(&seqs, model.pad_id());
+            let mut hook = HarvestHook {
+                points: &opts.hooks,
+                rows: &rows,
+                out: vec![vec![Vec::new(); rows.len()]; opts.hooks.len()],
+                stop,
+            };
+            model.forward(&batch.tokens, &batch.ctx(), None, &mut hook)?;
+            for (h, outs) in hook.out.into_iter().enumerate() {
+                for (k, v) in outs.into_iter().enumerate() {
+                    per_row[h][members[k]] = v;
+                }
+            }
+            let real: usize = seqs.iter().map(Vec::len).sum();
+            run_tokens += real as u64;
+            run_pad += (batch.cols * seqs.len() - real) as u64;
+            bar.inc(members.len() as u64);
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("{:.0} tok/s", run_tokens as f64 / secs));
+            start = end;
+        }
+        // Write the shard in data order, then the rows, then the manifest.
+        let index = manifest.shards.len();
+        let vectors: usize = chunk.iter().map(|p| if p.mean { 1 } else { p.keep.len() }).sum();
+        for (h, point) in opts.hooks.iter().enumerate() {
+            let w = model.config.hook_width(*point);
+            let dir = out.join(store::hook_dir(&point.to_string()));
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let flat: Vec<f32> = per_row[h].iter().flatten().copied().collect();
+            write_matrix(&dir.join(format!("shard-{index:05}.npy")), &flat, vectors, w, opts.dtype)?;
+        }
+        if manifest.multi_token {
+            let dir = out.join("token_index");
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let mut idx = Vec::with_capacity(vectors * 2);
+            for (k, p) in chunk.iter().enumerate() {
+                for &pos in &p.keep {
+                    idx.extend([(next_row + k) as i64, pos as i64]);
+                }
+            }
+            let a = ndarray::Array2::from_shape_vec((vectors, 2), idx).expect("two columns");
+            write_npy(&dir.join(format!("shard-{index:05}.npy")), &a)?;
+        }
+        let mut text = String::new();
+        for p in &chunk {
+            text.push_str(&serde_json::to_string(&p.fields).expect("JSON map"));
+            text.push('\n');
+        }
+        rows_file.write_all(text.as_bytes()).map_err(|e| Error::io(&rows_path, e))?;
+        rows_file.sync_data().map_err(|e| Error::io(&rows_path, e))?;
+        let rows_jsonl_bytes = rows_file.metadata().map_err(|e| Error::io(&rows_path, e))?.len();
+        manifest.shards.push(Shard {
+            index,
+            rows: [next_row, next_row + chunk.len()],
+            vectors,
+            rows_jsonl_bytes,
+        });
+        next_row += chunk.len();
+        run_rows += chunk.len();
+        manifest.rows = next_row;
+        manifest.vectors += vectors;
+        manifest.tokens += chunk.iter().map(|p| p.ids.len() as u64).sum::<u64>();
+        write_json(&manifest_path, &manifest)?;
+    }
+    manifest.complete = true;
+    write_json(&manifest_path, &manifest)?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(HarvestSummary {
+        rows: run_rows,
+        total_rows: manifest.rows,
+        tokens: run_tokens,
+        padding_tokens: run_pad,
+        seconds,
+        tokens_per_s: run_tokens as f64 / seconds.max(1e-9),
+        peak_rss_mib: peak_rss_mib(),
+        shards: manifest.shards.len(),
+    })
+}
+
+fn count_rows(data: &Path) -> Result<usize> {
+    let f = std::fs::File::open(data).map_err(|e| Error::io(data, e))?;
+    let mut n = 0;
+    for line in BufReader::new(f).lines() {
+        if !line.map_err(|e| Error::io(data, e))?.trim().is_empty() {
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return Err(Error::bad_file(data, "no data rows"));
+    }
+    Ok(n)
+}
+
+/// Opens an existing store for `--resume` (after checking it was made with the same model,
+/// hooks, positions, dtype and data) or prepares an empty directory.
+fn open_or_create(out: &Path, fresh: StoreManifest, opts: &HarvestOptions) -> Result<StoreManifest> {
+    let manifest_path = out.join("manifest.json");
+    if opts.resume && manifest_path.exists() {
+        let old = ActivationStore::open(out)?.manifest;
+        let mismatch = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+            Err(Error::Invalid(format!(
+                "cannot resume {}: it was harvested with {what} {a:?}, this run has {b:?}",
+                out.display()
+            )))
+        };
+        if old.model_config != fresh.model_config || old.model != fresh.model {
+            return mismatch("model", &old.model, &fresh.model);
+        }
+        if old.hooks != fresh.hooks {
+            return mismatch("hooks", &old.hooks, &fresh.hooks);
+        }
+        if old.positions != fresh.positions {
+            return mismatch("positions", &old.positions, &fresh.positions);
+        }
+        if old.dtype != fresh.dtype {
+            return mismatch("dtype", &old.dtype, &fresh.dtype);
+        }
+        if old.data.sha256 != fresh.data.sha256 {
+            return mismatch("data file (sha256)", &old.data.path, &fresh.data.path);
+        }
+        return Ok(old);
+    }
+    crate::cache::prepare_out_dir(out, opts.force || opts.resume)?;
+    if opts.force {
+        // Start clean, but remove only what a store consists of: never a user's other files.
+        for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
+            let p = entry.map_err(|e| Error::io(out, e))?.path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let ours = matches!(name, "manifest.json" | "rows.jsonl" | "token_index") || name.parse::<HookPoint>().is_ok();
+            if !ours {
+                continue;
+            }
+            let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            r.map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    write_json(&manifest_path, &fresh)?;
+    Ok(fresh)
+}
