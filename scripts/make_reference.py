@@ -41,11 +41,14 @@ TOPK = 64
 N_GREEDY = 20
 
 # Steering: layer index L (0-based, hook on the OUTPUT of model.model.layers[L]) and
-# coefficient C (the added vector is C * v with |v| = 1). C is about 1-2x the median
-# residual norm at layer L (positions > 0), see the printed summary / meta.json.
+# coefficient C (the added vector is C * v with |v| = 1). Median residual norms at L
+# (positions > 0) are ~150 for SmolLM2 (C = 0.34x) and ~3700 for Gemma 3 (C = 0.054x;
+# Gemma's norm is dominated by a few huge outlier dimensions). Both values change the
+# greedy continuation of all four prompts while keeping every top1-top2 logit margin of
+# the 20 greedy steps >= 0.02 (see meta.json "*_margins").
 STEER = {
-    "smollm2-135m-instruct": {"layer": 10, "coef": 8.0},
-    "gemma3-270m": {"layer": 6, "coef": 400.0},
+    "smollm2-135m-instruct": {"layer": 10, "coef": 50.0},
+    "gemma3-270m": {"layer": 6, "coef": 200.0},
 }
 STEER_SEED = 1234
 
@@ -53,7 +56,7 @@ PROMPTS = {
     "plain": {"kind": "text", "text": "The old lighthouse keeper climbed the stairs every evening to light the lamp."},
     "question": {"kind": "text", "text": "Question: What is the capital city of France?\nAnswer:"},
     "chat": {"kind": "chat", "messages": [{"role": "user", "content": "Name three primary colors."}]},
-    "code": {"kind": "text", "text": "def area(r):\n    return 3.14159 * r ** 2\n\nprint(area(10))\n"},
+    "code": {"kind": "text", "text": "def add(a, b):\n    return a + b\n\nprint(add(2, 40))\n"},
 }
 
 

@@ -30,6 +30,8 @@ pub mod harvest;
 pub mod hooks;
 pub mod model;
 pub mod artifact;
+pub mod plot;
+pub mod probe;
 pub mod prompts;
 pub mod registry;
 pub mod tokenizer;

@@ -62,7 +62,8 @@ impl Builder {
 
     fn tensor_at(&mut self, name: &str, dims: &[u64], ty: u32, offset: u64) -> &mut Self {
         put_str(&mut self.infos, name);
-        self.infos.extend_from_slice(&(dims.len() as u32).to_le_bytes());
+        self.infos
+            .extend_from_slice(&(dims.len() as u32).to_le_bytes());
         for d in dims {
             self.infos.extend_from_slice(&d.to_le_bytes());
         }
@@ -168,7 +169,10 @@ fn parses_all_value_types() {
     );
     assert_eq!(f.metadata().count(), 15);
     assert_eq!(f.get_opt_u32("nope").unwrap(), None);
-    assert_eq!(f.get_opt_str("general.architecture").unwrap(), Some("llama"));
+    assert_eq!(
+        f.get_opt_str("general.architecture").unwrap(),
+        Some("llama")
+    );
 }
 
 #[test]
@@ -221,7 +225,11 @@ fn version_2_accepted() {
 
 #[test]
 fn bad_versions_rejected() {
-    for (v, hint) in [(1u32, "version 1"), (3u32.swap_bytes(), "big-endian"), (4, "")] {
+    for (v, hint) in [
+        (1u32, "version 1"),
+        (3u32.swap_bytes(), "big-endian"),
+        (4, ""),
+    ] {
         let mut b = sample();
         b.version = v;
         let e = open(b.build()).unwrap_err();
@@ -293,7 +301,10 @@ fn deep_nesting_rejected() {
 fn bad_metadata() {
     let mut b = Builder::new();
     b.kv_raw("x", 13, &[]);
-    assert!(matches!(open(b.build()), Err(GgufError::BadMetadata { .. })));
+    assert!(matches!(
+        open(b.build()),
+        Err(GgufError::BadMetadata { .. })
+    ));
 
     let mut b = Builder::new();
     b.kv_u32("x", 1).kv_u32("x", 2);
@@ -302,7 +313,10 @@ fn bad_metadata() {
 
     let mut b = Builder::new();
     b.kv_u32(KEY_ALIGNMENT, 24);
-    assert!(matches!(open(b.build()), Err(GgufError::BadMetadata { .. })));
+    assert!(matches!(
+        open(b.build()),
+        Err(GgufError::BadMetadata { .. })
+    ));
 }
 
 #[test]
@@ -335,7 +349,7 @@ fn bad_tensors() {
     check(&b, "overflows");
 
     let mut b = Builder::new();
-    b.tensor_at("t", &[1 << 62, 1], 0, 0);
+    b.tensor_at("t", &[1 << 40, 1], 0, 0);
     check(&b, "beyond the end");
 
     let mut b = Builder::new();
@@ -347,7 +361,8 @@ fn bad_tensors() {
     check(&b, "block size");
 
     let mut b = Builder::new();
-    b.tensor("t", &[1], 0, &[0; 4]).tensor("t", &[1], 0, &[0; 4]);
+    b.tensor("t", &[1], 0, &[0; 4])
+        .tensor("t", &[1], 0, &[0; 4]);
     check(&b, "duplicate");
 }
 
@@ -363,10 +378,16 @@ fn unknown_type_is_inspectable() {
     let e = f.dequantize("odd").unwrap_err();
     assert!(matches!(e, GgufError::UnsupportedType { .. }));
     let msg = e.to_string();
-    assert!(msg.contains("unsupported tensor type type#99") && msg.contains("'odd'"), "{msg}");
+    assert!(
+        msg.contains("unsupported tensor type type#99") && msg.contains("'odd'"),
+        "{msg}"
+    );
     let e = f.dequantize("iq").unwrap_err().to_string();
     assert!(e.contains("IQ2_XXS") && e.contains("'iq'"), "{e}");
-    assert_eq!(f.tensor_bytes(f.tensor_info("iq").unwrap()).unwrap().len(), 66);
+    assert_eq!(
+        f.tensor_bytes(f.tensor_info("iq").unwrap()).unwrap().len(),
+        66
+    );
 }
 
 #[test]
@@ -397,5 +418,8 @@ fn open_from_disk() {
     assert_eq!(f.dequantize("w").unwrap().0.len(), 6);
     let empty = dir.path().join("empty.gguf");
     std::fs::write(&empty, b"").unwrap();
-    assert!(matches!(GgufFile::open(&empty), Err(GgufError::Truncated { .. })));
+    assert!(matches!(
+        GgufFile::open(&empty),
+        Err(GgufError::Truncated { .. })
+    ));
 }

@@ -227,7 +227,7 @@ impl<B: Backend> Model<B> {
                     PromptInput::Tokens(_) => return Err(at(format!("positions {positions} need text or messages rows"))),
                 };
                 let add_special = matches!(row.input, PromptInput::Text(_));
-                let (ids, offsets) = self.tokenizer.encode_with_offsets(&text, add_special).map_err(|e| at(e.to_string()))?;
+                let (ids, offsets) = encode_with_offsets(&self.tokenizer, &text, add_special).map_err(at)?;
                 let v = row.fields.get(field).ok_or_else(|| at(format!("no field {field:?}")))?;
                 let keep: Vec<usize> = if let PositionSpec::Span(_) = positions {
                     let (start, end) = match v {
@@ -264,6 +264,22 @@ impl<B: Backend> Model<B> {
             fields: row.fields,
         })
     }
+}
+
+/// Token ids and character offsets of `text`, with BOS (offsets `(0, 0)`) where the model's
+/// rule adds it, consistent with [`crate::tokenizer::Tokenizer::encode`].
+fn encode_with_offsets(tok: &crate::tokenizer::Tokenizer, text: &str, add_special: bool) -> std::result::Result<(Vec<u32>, Vec<(usize, usize)>), String> {
+    let enc = tok.inner().encode_char_offsets(text, false).map_err(|e| format!("tokenizing: {e}"))?;
+    let (mut ids, mut offsets) = (Vec::new(), Vec::new());
+    if add_special && tok.add_bos {
+        if let Some(b) = tok.bos_id {
+            ids.push(b);
+            offsets.push((0, 0));
+        }
+    }
+    ids.extend_from_slice(enc.get_ids());
+    offsets.extend_from_slice(enc.get_offsets());
+    Ok((ids, offsets))
 }
 
 /// Peak resident set size of this process in MiB (Linux), 0 elsewhere.

@@ -9,7 +9,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use super::layers::{attention_bias, embed, hook, GatedMlp, KvCache, RmsNorm, Rope, SelfAttention};
+use super::layers::{attention_bias, embed, hook, GatedMlp, KvCache, Linear, RmsNorm, Rope, SelfAttention};
 use super::weights::WeightSource;
 use super::{load_embeddings, ModelConfig};
 use crate::error::Result;
@@ -50,8 +50,7 @@ pub struct Gemma3<B: Backend> {
     embed_scale: f32,
     layers: Vec<Block<B>>,
     norm: RmsNorm<B>,
-    /// `[d_model, vocab]`
-    lm_head: Tensor<B, 2>,
+    lm_head: Linear<B>,
     rope_global: Rope,
     rope_local: Rope,
     sliding_window: Option<usize>,
@@ -118,9 +117,7 @@ impl<B: Backend> Gemma3<B> {
 
     /// Logits `[b, s, vocab]` from final-normed hidden states, soft-capped if configured.
     pub fn unembed(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [b, s, d] = h.dims();
-        let v = self.lm_head.dims()[1];
-        let logits = h.reshape([b * s, d]).matmul(self.lm_head.clone()).reshape([b, s, v]);
+        let logits = self.lm_head.forward(h);
         match self.final_softcap {
             Some(cap) => (logits / cap).tanh() * cap,
             None => logits,

@@ -31,10 +31,16 @@ pub fn upload<B: Backend, const D: usize>(
 
 /// A bias-free linear map `y = x W`, with `W` stored `[in, out]` (transposed from PyTorch's
 /// `[out, in]` once at load time so every matmul reads contiguous memory).
+///
+/// On the CPU the weight is split into column blocks, one per thread, multiplied in
+/// parallel: burn-flex runs small matmuls on one thread, and token-by-token decoding is
+/// a chain of matrix-vector products bound by memory bandwidth, which one core cannot use.
 #[derive(Clone, Debug)]
 pub struct Linear<B: Backend> {
-    /// `[in, out]`
-    pub weight: Tensor<B, 2>,
+    /// Column blocks of `W`, each `[in, out_k]`, in order.
+    pub blocks: Vec<Tensor<B, 2>>,
+    /// Output width.
+    pub d_out: usize,
 }
 
 impl<B: Backend> Linear<B> {
@@ -47,17 +53,48 @@ impl<B: Backend> Linear<B> {
                 t.shape
             )));
         }
-        Ok(Linear {
-            weight: Tensor::from_data(TensorData::new(transpose(&t.data, d_out, d_in), [d_in, d_out]), device),
-        })
+        Ok(Self::from_out_in(&t.data, d_out, d_in, device))
+    }
+
+    /// Builds the map from a row-major `[out, in]` matrix.
+    pub fn from_out_in(w: &[f32], d_out: usize, d_in: usize, device: &B::Device) -> Self {
+        let n_blocks = if B::name(device).contains("flex") && d_out >= 256 {
+            rayon::current_num_threads().clamp(1, 8)
+        } else {
+            1
+        };
+        let per = d_out.div_ceil(n_blocks);
+        let blocks = (0..d_out)
+            .step_by(per)
+            .map(|start| {
+                let end = (start + per).min(d_out);
+                // Rows start..end of [out, in] are contiguous; transposed they are [in, end-start].
+                let part = transpose(&w[start * d_in..end * d_in], end - start, d_in);
+                Tensor::from_data(TensorData::new(part, [d_in, end - start]), device)
+            })
+            .collect();
+        Linear { blocks, d_out }
+    }
+
+    /// Applies the map to `[rows, in]`.
+    pub fn forward_2d(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self.blocks.as_slice() {
+            [w] => x.matmul(w.clone()),
+            blocks => Tensor::cat(par_map(blocks, |w| x.clone().matmul(w.clone())), 1),
+        }
     }
 
     /// Applies the map to `[batch, seq, in]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, s, d] = x.dims();
-        let out = self.weight.dims()[1];
-        x.reshape([b * s, d]).matmul(self.weight.clone()).reshape([b, s, out])
+        self.forward_2d(x.reshape([b * s, d])).reshape([b, s, self.d_out])
     }
+}
+
+/// Maps `f` over `items` on rayon's pool, keeping order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    use rayon::prelude::*;
+    items.par_iter().map(f).collect()
 }
 
 /// Transposes a row-major `[rows, cols]` matrix.

@@ -9,7 +9,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use super::layers::{attention_bias, embed, hook, GatedMlp, KvCache, RmsNorm, Rope, SelfAttention};
+use super::layers::{attention_bias, embed, hook, GatedMlp, KvCache, Linear, RmsNorm, Rope, SelfAttention};
 use super::weights::WeightSource;
 use super::{load_embeddings, ModelConfig};
 use crate::error::Result;
@@ -43,8 +43,7 @@ pub struct Llama<B: Backend> {
     embed_tokens: Tensor<B, 2>,
     layers: Vec<Block<B>>,
     norm: RmsNorm<B>,
-    /// `[d_model, vocab]`
-    lm_head: Tensor<B, 2>,
+    lm_head: Linear<B>,
     rope: Rope,
     sliding_window: Option<usize>,
 }
@@ -98,8 +97,6 @@ impl<B: Backend> Llama<B> {
 
     /// Logits `[b, s, vocab]` from final-normed hidden states.
     pub fn unembed(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [b, s, d] = h.dims();
-        let v = self.lm_head.dims()[1];
-        h.reshape([b * s, d]).matmul(self.lm_head.clone()).reshape([b, s, v])
+        self.lm_head.forward(h)
     }
 }

@@ -63,12 +63,12 @@ pub struct Model<B: Backend> {
     device: B::Device,
 }
 
-/// Loads the embedding matrix `[vocab, d]` and the unembedding `[d, vocab]` (tied or not).
+/// Loads the embedding matrix `[vocab, d]` and the unembedding (tied or not).
 pub(crate) fn load_embeddings<B: Backend>(
     cfg: &ModelConfig,
     w: &dyn WeightSource,
     device: &B::Device,
-) -> Result<(Tensor<B, 2>, Tensor<B, 2>)> {
+) -> Result<(Tensor<B, 2>, layers::Linear<B>)> {
     let (v, d) = (cfg.vocab_size, cfg.d_model);
     let emb = w.load("model.embed_tokens.weight")?;
     if emb.shape != [v, d] {
@@ -82,14 +82,11 @@ pub(crate) fn load_embeddings<B: Backend>(
         if h.shape != [v, d] {
             return Err(Error::Invalid(format!("lm_head has shape {:?}, expected [{v}, {d}]", h.shape)));
         }
-        layers::transpose(&h.data, v, d)
+        layers::Linear::from_out_in(&h.data, v, d, device)
     } else {
-        layers::transpose(&emb.data, v, d)
+        layers::Linear::from_out_in(&emb.data, v, d, device)
     };
-    Ok((
-        Tensor::from_data(TensorData::new(emb.data, [v, d]), device),
-        Tensor::from_data(TensorData::new(head, [d, v]), device),
-    ))
+    Ok((Tensor::from_data(TensorData::new(emb.data, [v, d]), device), head))
 }
 
 impl<B: Backend> Model<B> {
