@@ -737,6 +737,9 @@ fn build_spm(
     Ok(tok)
 }
 
+/// Tokens longer than this (in chars) get no derived merges.
+const MAX_MERGE_TOKEN_CHARS: usize = 1024;
+
 /// Merges implied by a vocabulary (transformers' `generate_merges`): every
 /// split of a token into two in-vocabulary halves, ordered by the token's
 /// score (higher first; by position when `scores` is `None`), then longer
@@ -755,7 +758,13 @@ fn derive_merges(
         if vocab.get(t.as_ref()) != Some(&(i as u32)) {
             continue;
         }
-        let n_chars = t.chars().count() as u32;
+        let n_chars = t.chars().count();
+        // Splitting costs O(length²); real vocabularies stay far below this
+        // bound, so it only stops a crafted file from stalling the build.
+        if n_chars > MAX_MERGE_TOKEN_CHARS {
+            continue;
+        }
+        let n_chars = n_chars as u32;
         // Longest left half first, the order transformers' tie-break produces.
         for (k, (b, _)) in t
             .char_indices()
@@ -861,6 +870,211 @@ mod tests {
         for (name, _) in PRE_TOKENIZERS {
             pre_tokenizer_for("x.gguf", name).unwrap();
         }
+    }
+
+    /// A minimal GGUF image holding only `kv` (key, type id, encoded value).
+    fn gguf(kv: &[(&str, u32, Vec<u8>)]) -> GgufFile {
+        let mut out = b"GGUF".to_vec();
+        out.extend_from_slice(&3u32.to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes());
+        out.extend_from_slice(&(kv.len() as u64).to_le_bytes());
+        for (k, ty, v) in kv {
+            out.extend_from_slice(&(k.len() as u64).to_le_bytes());
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(&ty.to_le_bytes());
+            out.extend_from_slice(v);
+        }
+        GgufFile::from_bytes(out, "tok.gguf").unwrap()
+    }
+
+    fn string(s: &str) -> Vec<u8> {
+        let mut v = (s.len() as u64).to_le_bytes().to_vec();
+        v.extend_from_slice(s.as_bytes());
+        v
+    }
+
+    fn str_array(items: &[&str]) -> Vec<u8> {
+        let mut v = 8u32.to_le_bytes().to_vec();
+        v.extend_from_slice(&(items.len() as u64).to_le_bytes());
+        for s in items {
+            v.extend(string(s));
+        }
+        v
+    }
+
+    fn i32_array(items: &[i32]) -> Vec<u8> {
+        let mut v = 5u32.to_le_bytes().to_vec();
+        v.extend_from_slice(&(items.len() as u64).to_le_bytes());
+        for i in items {
+            v.extend_from_slice(&i.to_le_bytes());
+        }
+        v
+    }
+
+    /// A SentencePiece vocabulary: control tokens, a user-defined one, all
+    /// 256 byte tokens, then normal pieces.
+    fn spm_kv(arch: &str) -> Vec<(&'static str, u32, Vec<u8>)> {
+        let mut toks: Vec<String> = [
+            "<pad>",
+            "<eos>",
+            "<bos>",
+            "<unk>",
+            "<start_of_turn>",
+            "\n\n",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut types = vec![3, 3, 3, 3, 3, 4];
+        for b in 0..=255u8 {
+            toks.push(format!("<0x{b:02X}>"));
+            types.push(6);
+        }
+        for t in ["\u{2581}", "h", "i", "hi", "\u{2581}hi"] {
+            toks.push(t.to_string());
+            types.push(1);
+        }
+        let toks: Vec<&str> = toks.iter().map(|s| s.as_str()).collect();
+        vec![
+            ("general.architecture", 8, string(arch)),
+            ("tokenizer.ggml.model", 8, string("llama")),
+            ("tokenizer.ggml.tokens", 9, str_array(&toks)),
+            ("tokenizer.ggml.token_type", 9, i32_array(&types)),
+            (
+                "tokenizer.ggml.bos_token_id",
+                4,
+                2u32.to_le_bytes().to_vec(),
+            ),
+            (
+                "tokenizer.ggml.eos_token_id",
+                4,
+                1u32.to_le_bytes().to_vec(),
+            ),
+            (
+                "tokenizer.ggml.unknown_token_id",
+                4,
+                3u32.to_le_bytes().to_vec(),
+            ),
+            ("tokenizer.ggml.add_space_prefix", 7, vec![0]),
+        ]
+    }
+
+    #[test]
+    fn spm_from_gguf() {
+        let tok = Tokenizer::from_gguf(&gguf(&spm_kv("gemma3"))).unwrap();
+        let id = |t: &str| tok.token_id(t).unwrap();
+        // Default BOS rule for SentencePiece vocabularies.
+        assert!(tok.add_bos);
+        assert_eq!(
+            tok.encode("hi hi\n\nx", true).unwrap(),
+            vec![2, id("hi"), id("\u{2581}hi"), id("\n\n"), id("<0x78>")]
+        );
+        assert_eq!(
+            tok.encode("<start_of_turn>hi", false).unwrap(),
+            vec![4, id("hi")]
+        );
+        // "<0x0A>" typed as text is not the newline byte token.
+        assert!(!tok.encode("<0x0A>", false).unwrap().contains(&id("<0x0A>")));
+        let ids = tok.encode("hi hi\n\nx", true).unwrap();
+        assert_eq!(tok.decode(&ids, false).unwrap(), "<bos>hi hi\n\nx");
+        assert_eq!(tok.decode(&ids, true).unwrap(), "hi hi\n\nx");
+        assert!(tok.is_special(2) && !tok.is_special(id("hi")));
+        assert_eq!(
+            tok.chat_template.as_deref(),
+            Some(crate::chat::GEMMA3_CHAT_TEMPLATE)
+        );
+    }
+
+    #[test]
+    fn spm_with_space_prefix() {
+        let mut kv = spm_kv("llama");
+        kv.retain(|(k, _, _)| *k != "tokenizer.ggml.add_space_prefix");
+        let tok = Tokenizer::from_gguf(&gguf(&kv)).unwrap();
+        let ids = tok.encode("hi", false).unwrap();
+        assert_eq!(ids, vec![tok.token_id("\u{2581}hi").unwrap()]);
+        assert_eq!(tok.decode(&ids, false).unwrap(), "hi");
+        assert!(tok.chat_template.is_none());
+    }
+
+    #[test]
+    fn gguf_errors() {
+        let mut kv = spm_kv("gemma3");
+        kv[1] = ("tokenizer.ggml.model", 8, string("bert"));
+        let e = Tokenizer::from_gguf(&gguf(&kv)).unwrap_err().to_string();
+        assert!(
+            e.contains("unsupported tokenizer model 'bert'") && e.contains("tok.gguf"),
+            "{e}"
+        );
+
+        let mut kv = spm_kv("gemma3");
+        kv[3] = ("tokenizer.ggml.token_type", 9, i32_array(&[1, 1]));
+        let e = Tokenizer::from_gguf(&gguf(&kv)).unwrap_err().to_string();
+        assert!(e.contains("2 token types"), "{e}");
+
+        let mut kv = spm_kv("gemma3");
+        kv[4] = (
+            "tokenizer.ggml.bos_token_id",
+            4,
+            99_999u32.to_le_bytes().to_vec(),
+        );
+        let e = Tokenizer::from_gguf(&gguf(&kv)).unwrap_err().to_string();
+        assert!(e.contains("bos_token_id = 99999"), "{e}");
+
+        let kv = [
+            ("tokenizer.ggml.model", 8, string("gpt2")),
+            ("tokenizer.ggml.tokens", 9, str_array(&["a"])),
+        ];
+        let e = Tokenizer::from_gguf(&gguf(&kv)).unwrap_err().to_string();
+        assert!(e.contains("without tokenizer.ggml.merges"), "{e}");
+
+        let e = Tokenizer::from_gguf(&gguf(&[])).unwrap_err().to_string();
+        assert!(
+            e.contains("missing metadata key 'tokenizer.ggml.model'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn gpt2_from_gguf() {
+        let toks = [
+            "<|endoftext|>",
+            "<|im_end|>",
+            "h",
+            "i",
+            "hi",
+            "\u{120}",
+            "\u{120}hi",
+            "1",
+            "2",
+        ];
+        let kv = [
+            ("tokenizer.ggml.model", 8, string("gpt2")),
+            ("tokenizer.ggml.pre", 8, string("smollm")),
+            ("tokenizer.ggml.tokens", 9, str_array(&toks)),
+            (
+                "tokenizer.ggml.token_type",
+                9,
+                i32_array(&[3, 3, 1, 1, 1, 1, 1, 1, 1]),
+            ),
+            (
+                "tokenizer.ggml.merges",
+                9,
+                str_array(&["h i", "\u{120} hi"]),
+            ),
+            (
+                "tokenizer.ggml.eos_token_id",
+                4,
+                0u32.to_le_bytes().to_vec(),
+            ),
+        ];
+        let tok = Tokenizer::from_gguf(&gguf(&kv)).unwrap();
+        assert!(!tok.add_bos);
+        assert_eq!(tok.eos_ids, vec![0, 1]);
+        assert_eq!(
+            tok.encode("hi hi12<|im_end|>", true).unwrap(),
+            vec![4, 6, 7, 8, 1]
+        );
+        assert_eq!(tok.decode(&[4, 6, 7, 8, 1], true).unwrap(), "hi hi12");
     }
 
     #[test]

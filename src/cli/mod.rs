@@ -3,6 +3,7 @@
 
 mod core;
 mod harvest;
+mod probe;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,13 @@ enum Command {
     Cache(core::CacheArgs),
     /// Harvest activations for a data set into a sharded, resumable store.
     Harvest(harvest::HarvestArgs),
+    /// Train, evaluate and apply linear probes.
+    Probe {
+        #[command(subcommand)]
+        action: probe::ProbeAction,
+    },
+    /// Redraw the figures of a results.json.
+    Plot(probe::PlotArgs),
 }
 
 /// Options shared by every command that runs a model.
@@ -88,6 +96,8 @@ pub fn main() -> ExitCode {
         Command::Generate(a) => core::generate(a),
         Command::Cache(a) => core::cache(a),
         Command::Harvest(a) => harvest::run(a),
+        Command::Probe { action } => probe::probe(action),
+        Command::Plot(a) => probe::plot(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

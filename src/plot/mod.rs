@@ -137,13 +137,16 @@ impl Draw for LineChart {
             .y_label_area_size(px(46.0))
             .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)
             .map_err(|e| e.to_string())?;
+        let integer_x = self.series.iter().flat_map(|se| se.points.iter()).all(|p| p.0.fract() == 0.0);
+        let x_fmt = |v: &f64| if integer_x { format!("{v:.0}") } else { format!("{v}") };
         chart
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
+            .x_label_formatter(&x_fmt)
             .label_style(("sans-serif", px(10.0)))
             .axis_desc_style(("sans-serif", px(11.0)))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(RGBColor(242, 242, 242))
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -174,11 +177,12 @@ impl Draw for LineChart {
                     .map_err(|e| e.to_string())?
             };
             drawn.label(se.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + (14.0 * s) as i32, y)], ShapeStyle::from(&c).stroke_width((2.0 * s) as u32))
+                PathElement::new(vec![(x, y), (x + (14.0 * s) as i32, y)], ShapeStyle::from(&c).stroke_width((2.0 * s).max(1.0) as u32))
             });
         }
         chart
             .configure_series_labels()
+            .legend_area_size(px(20.0))
             .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
@@ -317,6 +321,7 @@ impl Draw for Scatter {
         }
         chart
             .configure_series_labels()
+            .legend_area_size(px(12.0))
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))

@@ -7,7 +7,9 @@
 //! - [`sweep`]: per-layer and per-head cross-validated sweeps;
 //! - [`artifact`]: probes saved for numpy and `mindlens probe apply`.
 
+pub mod apply;
 pub mod artifact;
+pub mod figures;
 pub mod lbfgs;
 pub mod linear;
 pub mod metrics;
@@ -17,4 +19,4 @@ pub mod sweep;
 pub use artifact::{load_probe, save_probe, ProbeMeta};
 pub use linear::{FitOptions, LinearProbe, ProbeKind};
 pub use split::Control;
-pub use sweep::{sweep_store, Labels, SweepOptions, SweepResults, Target};
+pub use sweep::{run_sweep, sweep_store, Labels, SweepOptions, SweepResults, Target};

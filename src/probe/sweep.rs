@@ -197,6 +197,40 @@ pub struct SweepResults {
     pub layers: Vec<LayerResult>,
     /// The best layer by test accuracy.
     pub best: Value,
+    /// A 2-D PCA projection of the best layer's activations, for the scatter figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scatter: Option<ScatterData>,
+}
+
+/// Points of the PCA scatter figure.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScatterData {
+    /// Hook the activations come from.
+    pub hook: String,
+    /// Class names, indexed by the third coordinate of each point.
+    pub classes: Vec<String>,
+    /// Share of variance along the two components.
+    pub explained: [f64; 2],
+    /// `[pc1, pc2, class]` per row.
+    pub points: Vec<[f64; 3]>,
+}
+
+/// PCA scatter data of `x` `[rows, d]` (standardised) coloured by classification labels.
+pub fn scatter_data(x: ArrayView2<f64>, labels: &Labels, hook: &str) -> Option<ScatterData> {
+    let Target::Classes(y, classes) = &labels.target else {
+        return None;
+    };
+    let z = super::linear::Scaler::fit(x).transform(x);
+    let comps = principal_components(z.view(), 2, 0);
+    let proj = z.dot(&comps.t());
+    let total: f64 = z.var_axis(Axis(0), 0.0).sum();
+    let var = proj.var_axis(Axis(0), 0.0);
+    Some(ScatterData {
+        hook: hook.to_string(),
+        classes: classes.clone(),
+        explained: [var[0] / total, var.get(1).copied().unwrap_or(0.0) / total],
+        points: proj.outer_iter().zip(y).map(|(p, &c)| [p[0], p.get(1).copied().unwrap_or(0.0), c as f64]).collect(),
+    })
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -392,6 +426,7 @@ fn finish(layers: Vec<LayerResult>, labels: &Labels, opts: &SweepOptions, label:
         pcs: opts.pcs,
         layers,
         best,
+        scatter: None,
     }
 }
 
@@ -431,4 +466,59 @@ pub fn sweep_store(
         units.push(SweepUnit { hook: h, head: None, x });
     }
     sweep_units(units, labels, opts, label, hook_glob)
+}
+
+/// What `mindlens probe sweep` does: sweep a store, save the best layer's probe (refitted on
+/// every row) to `out/probe/`, write `out/results.json` and draw the figures.
+#[allow(clippy::too_many_arguments)]
+pub fn run_sweep(
+    store: &ActivationStore,
+    hook_glob: &str,
+    label: &str,
+    group: Option<&str>,
+    holdout: Option<(&str, &str)>,
+    type_field: Option<&str>,
+    mut opts: SweepOptions,
+    out: &std::path::Path,
+) -> Result<SweepResults> {
+    let rows = store.rows()?;
+    let labels = Labels::from_rows(&rows, label, group, holdout, opts.method == ProbeKind::Ridge)?;
+    if let (Some(Control::PerType(_)), Some(f)) = (&opts.control, type_field) {
+        let types = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r.get(f).map(field_text).ok_or_else(|| Error::Invalid(format!("row {i} has no field {f:?}"))))
+            .collect::<Result<Vec<_>>>()?;
+        opts.control = Some(Control::PerType(types));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut results = sweep_store(store, hook_glob, &labels, &opts, label)?;
+    results.group = group.map(str::to_string);
+    if let Some(best) = results.layers.iter().filter(|l| l.accuracy.is_finite()).max_by(|a, b| a.accuracy.total_cmp(&b.accuracy)) {
+        let point: HookPoint = best.hook.parse()?;
+        let mut x = store.load(point)?.mapv(f64::from);
+        if let Some(h) = best.head {
+            let dh = store.manifest.model_config["d_head"].as_u64().unwrap_or(1) as usize;
+            x = x.slice(ndarray::s![.., h * dh..(h + 1) * dh]).to_owned();
+        }
+        results.scatter = scatter_data(x.view(), &labels, &best.hook);
+        let probe = match &labels.target {
+            Target::Classes(y, names) => LinearProbe::fit_classifier(opts.method, x.view(), y, names.len(), opts.fit)?,
+            Target::Values(v) => LinearProbe::fit_regression(x.view(), v, opts.fit)?,
+        };
+        let meta = super::ProbeMeta {
+            kind: opts.method,
+            hook: best.hook.clone(),
+            head: best.head,
+            positions: store.manifest.positions.clone(),
+            model: store.manifest.model.clone(),
+            label: label.to_string(),
+            classes: results.classes.clone(),
+            metrics: serde_json::to_value(best).expect("serialisable"),
+        };
+        super::save_probe(&out.join("probe"), &probe, &meta)?;
+    }
+    crate::artifact::write_json(&out.join("results.json"), &results)?;
+    super::figures::sweep_figures(&results, out)?;
+    Ok(results)
 }
