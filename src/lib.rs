@@ -34,6 +34,7 @@ pub mod plot;
 pub mod probe;
 pub mod prompts;
 pub mod registry;
+pub mod steer;
 pub mod tokenizer;
 
 pub use error::{Error, Result};

@@ -20,6 +20,9 @@ pub enum PromptInput {
     Messages(Vec<ChatMessage>),
     /// Token ids used as given.
     Tokens(Vec<u32>),
+    /// Text that already carries its special tokens (e.g. a rendered chat with a prefilled
+    /// answer), tokenized without adding any.
+    Raw(String),
 }
 
 /// One line of a prompt file.
@@ -39,11 +42,11 @@ impl PromptRow {
         let Value::Object(mut obj) = v else {
             return Err(Error::Invalid(format!("{}: expected a JSON object", what())));
         };
-        let keys = ["text", "messages", "tokens"];
+        let keys = ["text", "messages", "tokens", "raw"];
         let present: Vec<&str> = keys.iter().copied().filter(|k| obj.contains_key(*k)).collect();
         if present.len() != 1 {
             return Err(Error::Invalid(format!(
-                "{}: a row needs exactly one of \"text\", \"messages\" or \"tokens\" (found {})",
+                "{}: a row needs exactly one of \"text\", \"messages\", \"tokens\" or \"raw\" (found {})",
                 what(),
                 if present.is_empty() { "none".to_string() } else { present.join(", ") }
             )));
@@ -52,6 +55,10 @@ impl PromptRow {
             "text" => match obj.remove("text") {
                 Some(Value::String(s)) => PromptInput::Text(s),
                 _ => return Err(Error::Invalid(format!("{}: \"text\" must be a string", what()))),
+            },
+            "raw" => match obj.remove("raw") {
+                Some(Value::String(s)) => PromptInput::Raw(s),
+                _ => return Err(Error::Invalid(format!("{}: \"raw\" must be a string", what()))),
             },
             "messages" => {
                 let m = obj.remove("messages").unwrap_or(Value::Null);
@@ -116,7 +123,9 @@ impl<B: Backend> Model<B> {
         }
     }
 
-    /// Renders a conversation with the chat template and the generation prompt.
+    /// Renders a conversation with the chat template and the generation prompt. A conversation
+    /// that ends with an assistant message is rendered as it stands (a prefilled response),
+    /// without a new generation prompt.
     pub fn render_chat(&self, messages: &[ChatMessage]) -> Result<String> {
         let template = self.chat_template().ok_or_else(|| {
             Error::model(&self.name, "has no chat template, so \"messages\" prompts cannot be rendered")
@@ -124,7 +133,8 @@ impl<B: Backend> Model<B> {
         let name = |id: Option<u32>| id.and_then(|id| self.tokenizer.token_str(id)).unwrap_or_default();
         let bos = name(self.tokenizer.bos_id);
         let eos = name(self.tokenizer.eos_ids.first().copied());
-        Ok(render_chat(template, messages, true, &bos, &eos)?)
+        let prompt = messages.last().is_some_and(|m| m.role != "assistant");
+        Ok(render_chat(template, messages, prompt, &bos, &eos)?)
     }
 
     /// Token ids of a prompt. Rendered chats are tokenized without adding BOS again: the
@@ -134,6 +144,7 @@ impl<B: Backend> Model<B> {
             PromptInput::Text(t) => self.tokenizer.encode(t, true)?,
             PromptInput::Messages(m) => self.tokenizer.encode(&self.render_chat(m)?, false)?,
             PromptInput::Tokens(t) => t.clone(),
+            PromptInput::Raw(t) => self.tokenizer.encode(t, false)?,
         };
         if ids.is_empty() {
             return Err(Error::Invalid("the prompt tokenizes to no tokens".into()));

@@ -4,6 +4,7 @@
 mod core;
 mod harvest;
 mod probe;
+mod steer;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,11 @@ enum Command {
     Probe {
         #[command(subcommand)]
         action: probe::ProbeAction,
+    },
+    /// Extract, apply, sweep and exchange steering vectors.
+    Steer {
+        #[command(subcommand)]
+        action: steer::SteerAction,
     },
     /// Redraw the figures of a results.json.
     Plot(probe::PlotArgs),
@@ -97,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Cache(a) => core::cache(a),
         Command::Harvest(a) => harvest::run(a),
         Command::Probe { action } => probe::probe(action),
+        Command::Steer { action } => steer::steer(action),
         Command::Plot(a) => probe::plot(a),
     };
     match result {

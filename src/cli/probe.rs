@@ -169,6 +169,11 @@ pub(super) fn plot(a: PlotArgs) -> Result<()> {
                 .map_err(|e| Error::bad_file(&a.results, format!("not a probe sweep: {e}")))?;
             crate::probe::figures::sweep_figures(&r, &out)?
         }
+        Some("steer-sweep") => {
+            let r: crate::steer::sweep::SteerSweep = serde_json::from_value(v)
+                .map_err(|e| Error::bad_file(&a.results, format!("not a steering sweep: {e}")))?;
+            crate::steer::figures::sweep_figures(&r, &out)?
+        }
         other => return Err(Error::bad_file(&a.results, format!("unknown results kind {other:?}"))),
     };
     for f in files {

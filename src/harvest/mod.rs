@@ -43,6 +43,8 @@ pub enum PositionSpec {
     /// Every token from a character offset on, named by a field: an offset, or a string whose
     /// last occurrence marks the start (e.g. the response).
     From(String),
+    /// The mean over the tokens `From` would keep (e.g. averaged over the response).
+    MeanFrom(String),
 }
 
 impl FromStr for PositionSpec {
@@ -56,9 +58,10 @@ impl FromStr for PositionSpec {
             _ => match s.split_once(':') {
                 Some(("span", f)) if !f.is_empty() => PositionSpec::Span(f.to_string()),
                 Some(("from", f)) if !f.is_empty() => PositionSpec::From(f.to_string()),
+                Some(("mean-from", f)) if !f.is_empty() => PositionSpec::MeanFrom(f.to_string()),
                 _ => {
                     return Err(Error::Invalid(format!(
-                        "unknown positions {s:?} (use last, all, mean, span:FIELD or from:FIELD)"
+                        "unknown positions {s:?} (use last, all, mean, span:FIELD, from:FIELD or mean-from:FIELD)"
                     )))
                 }
             },
@@ -74,6 +77,7 @@ impl std::fmt::Display for PositionSpec {
             PositionSpec::Mean => write!(f, "mean"),
             PositionSpec::Span(x) => write!(f, "span:{x}"),
             PositionSpec::From(x) => write!(f, "from:{x}"),
+            PositionSpec::MeanFrom(x) => write!(f, "mean-from:{x}"),
         }
     }
 }
@@ -220,9 +224,9 @@ impl<B: Backend> Model<B> {
                 };
                 (ids, keep)
             }
-            PositionSpec::Span(field) | PositionSpec::From(field) => {
+            PositionSpec::Span(field) | PositionSpec::From(field) | PositionSpec::MeanFrom(field) => {
                 let text = match &row.input {
-                    PromptInput::Text(t) => t.clone(),
+                    PromptInput::Text(t) | PromptInput::Raw(t) => t.clone(),
                     PromptInput::Messages(m) => self.render_chat(m).map_err(|e| at(e.to_string()))?,
                     PromptInput::Tokens(_) => return Err(at(format!("positions {positions} need text or messages rows"))),
                 };
@@ -260,7 +264,7 @@ impl<B: Backend> Model<B> {
         Ok(Prepared {
             ids,
             keep,
-            mean: *positions == PositionSpec::Mean,
+            mean: matches!(positions, PositionSpec::Mean | PositionSpec::MeanFrom(_)),
             fields: row.fields,
         })
     }

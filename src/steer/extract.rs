@@ -1,0 +1,205 @@
+//! Contrastive extraction: difference of means (CAA) and PCA of paired differences, per layer,
+//! from a JSONL file of positive/negative pairs.
+//!
+//! Each line: `{"positive": P, "negative": N, "pair": id}` where P and N are a text or a list
+//! of chat messages (a conversation ending with an assistant message is a prefilled response).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+use ndarray::{Array1, Array2, Axis};
+use serde_json::{json, Value};
+
+use super::vector::{cosine, norm, SteerMeta, SteeringVectors};
+use crate::error::{Error, Result};
+use crate::generate::SplitMix64;
+use crate::harvest::{harvest, ActivationStore, HarvestOptions, PositionSpec};
+use crate::hooks::HookPoint;
+use crate::model::Model;
+
+/// How the direction is computed from paired activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// Mean of positives minus mean of negatives (contrastive activation addition).
+    MeanDiff,
+    /// First principal direction of the paired differences (uncentred), signed so that
+    /// positives project higher, scaled to the mean projection.
+    Pca,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::MeanDiff => "mean-diff",
+            Method::Pca => "pca",
+        }
+    }
+}
+
+/// Settings of [`extract`].
+#[derive(Clone, Debug)]
+pub struct ExtractOptions {
+    /// Blocks whose `hook_resid_post` is read.
+    pub layers: Vec<usize>,
+    /// Direction method saved.
+    pub method: Method,
+    /// `last` (last prompt token) or `mean-from:response` (averaged over response tokens).
+    pub positions: PositionSpec,
+}
+
+/// Paired differences' first principal direction (uncentred), its share of the variance and
+/// the fraction of pairs projecting positively once signed.
+fn pca_direction(diffs: &Array2<f64>) -> (Array1<f64>, f64, f64) {
+    let d = diffs.ncols();
+    let mut rng = SplitMix64::new(11);
+    let mut v = Array1::from_shape_fn(d, |_| rng.next_f64() - 0.5);
+    for _ in 0..200 {
+        let w = diffs.t().dot(&diffs.dot(&v));
+        let n = w.dot(&w).sqrt().max(1e-300);
+        v = w / n;
+    }
+    let proj = diffs.dot(&v);
+    if proj.mean().unwrap_or(0.0) < 0.0 {
+        v.mapv_inplace(|x| -x);
+    }
+    let proj = diffs.dot(&v);
+    let total: f64 = diffs.iter().map(|x| x * x).sum();
+    let explained = proj.iter().map(|p| p * p).sum::<f64>() / total.max(1e-300);
+    let agreement = proj.iter().filter(|&&p| p > 0.0).count() as f64 / proj.len().max(1) as f64;
+    let scale = proj.mean().unwrap_or(0.0);
+    (v * scale, explained, agreement)
+}
+
+/// One contrastive pair: each side a JSON prompt value (a text, a list of chat messages, or
+/// `{"tokens": [...]}`), plus an id and an optional response marker for `mean-from:`.
+#[derive(Clone, Debug)]
+pub struct Pair {
+    /// The side showing the behaviour.
+    pub positive: Value,
+    /// The side without it.
+    pub negative: Value,
+    /// Pair id (carried along).
+    pub id: Value,
+    /// Response field for `mean-from:response` positions.
+    pub response: Option<Value>,
+}
+
+fn side_input(v: &Value, what: &str) -> Result<(&'static str, Value)> {
+    match v {
+        Value::String(_) => Ok(("text", v.clone())),
+        Value::Array(_) => Ok(("messages", v.clone())),
+        Value::Object(o) if o.contains_key("messages") => Ok(("messages", o["messages"].clone())),
+        Value::Object(o) if o.contains_key("text") => Ok(("text", o["text"].clone())),
+        Value::Object(o) if o.contains_key("tokens") => Ok(("tokens", o["tokens"].clone())),
+        Value::Object(o) if o.contains_key("raw") => Ok(("raw", o["raw"].clone())),
+        _ => Err(Error::Invalid(format!("{what}: a side must be a text, a list of chat messages or {{\"tokens\": [...]}}"))),
+    }
+}
+
+/// Reads a pairs JSONL file: `{"positive": P, "negative": N, "pair": id}` per line.
+pub fn read_pairs(data: &Path) -> Result<Vec<Pair>> {
+    let text = std::fs::read_to_string(data).map_err(|e| Error::io(data, e))?;
+    let mut pairs = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let what = format!("{}:{}", data.display(), i + 1);
+        let v: Value = serde_json::from_str(line).map_err(|e| Error::Invalid(format!("{what}: malformed JSON: {e}")))?;
+        let side = |k: &str| v.get(k).cloned().ok_or_else(|| Error::Invalid(format!("{what}: missing \"{k}\"")));
+        pairs.push(Pair {
+            positive: side("positive")?,
+            negative: side("negative")?,
+            id: v.get("pair").cloned().unwrap_or(json!(pairs.len())),
+            response: v.get("response").cloned(),
+        });
+    }
+    Ok(pairs)
+}
+
+/// Extracts steering vectors at `opts.layers` from contrastive `pairs`; `data_sha256` names
+/// the data they came from in the metadata.
+pub fn extract<B: Backend>(model: &Model<B>, pairs: &[Pair], data_sha256: &str, opts: &ExtractOptions) -> Result<SteeringVectors> {
+    if opts.layers.is_empty() {
+        return Err(Error::Invalid("no layers to extract".into()));
+    }
+    if let Some(&l) = opts.layers.iter().find(|&&l| l >= model.config.n_layers) {
+        return Err(Error::Invalid(format!(
+            "layer {l} out of range ({} has {} blocks)",
+            model.name, model.config.n_layers
+        )));
+    }
+    if pairs.len() < 2 {
+        return Err(Error::Invalid("extraction needs at least two positive/negative pairs".into()));
+    }
+    // One harvest over both sides, interleaved (positive, negative) in pair order.
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let rows_path = tmp.path().join("rows.jsonl");
+    let mut f = std::fs::File::create(&rows_path).map_err(|e| Error::io(&rows_path, e))?;
+    for (k, p) in pairs.iter().enumerate() {
+        for (side, val) in [("positive", &p.positive), ("negative", &p.negative)] {
+            let (key, val) = side_input(val, &format!("pair {k} {side}"))?;
+            let mut row = json!({ key: val, "side": side, "pair": p.id });
+            // A response may differ per side: {"positive": ..., "negative": ...}.
+            if let Some(r) = &p.response {
+                row["response"] = r.get(side).unwrap_or(r).clone();
+            }
+            writeln!(f, "{row}").map_err(|e| Error::io(&rows_path, e))?;
+        }
+    }
+    drop(f);
+    let pairs = pairs.len();
+    let store_dir = tmp.path().join("store");
+    let hooks: Vec<HookPoint> = opts.layers.iter().map(|&l| HookPoint::ResidPost(l)).collect();
+    let hopts = HarvestOptions {
+        hooks: hooks.clone(),
+        positions: opts.positions.clone(),
+        progress: false,
+        ..Default::default()
+    };
+    harvest(model, &rows_path, &store_dir, &hopts)?;
+    let store = ActivationStore::open(&store_dir)?;
+
+    let mut out = SteeringVectors::default();
+    let mut per_layer = BTreeMap::new();
+    let mut resid_norms = BTreeMap::new();
+    for (&l, &h) in opts.layers.iter().zip(&hooks) {
+        let x = store.load(h)?.mapv(f64::from);
+        let pos = x.slice(ndarray::s![0..;2, ..]).to_owned();
+        let neg = x.slice(ndarray::s![1..;2, ..]).to_owned();
+        let diffs = &pos - &neg;
+        let md = diffs.mean_axis(Axis(0)).expect("pairs");
+        let (pc, explained, agreement) = pca_direction(&diffs);
+        let md32: Vec<f32> = md.iter().map(|&v| v as f32).collect();
+        let pc32: Vec<f32> = pc.iter().map(|&v| v as f32).collect();
+        let md_agreement = diffs.dot(&md).iter().filter(|&&p| p > 0.0).count() as f64 / pairs as f64;
+        resid_norms.insert(l, x.rows().into_iter().map(|r| r.dot(&r).sqrt()).sum::<f64>() / x.nrows() as f64);
+        per_layer.insert(
+            l.to_string(),
+            json!({
+                "mean_diff_norm": norm(&md32),
+                "pca_norm": norm(&pc32),
+                "pca_explained_variance": explained,
+                "pca_sign_agreement": agreement,
+                "mean_diff_sign_agreement": md_agreement,
+                "cosine_mean_diff_pca": cosine(&md32, &pc32),
+            }),
+        );
+        out.layers.insert(l, if opts.method == Method::MeanDiff { md32 } else { pc32 });
+    }
+    let layers: Vec<usize> = out.layers.keys().copied().collect();
+    let adjacent: Vec<Value> = layers
+        .windows(2)
+        .map(|w| json!({"layers": [w[0], w[1]], "cosine": cosine(&out.layers[&w[0]], &out.layers[&w[1]])}))
+        .collect();
+    out.meta = SteerMeta {
+        model: model.name.clone(),
+        hook: "blocks.{layer}.hook_resid_post".into(),
+        method: opts.method.name().into(),
+        data_sha256: data_sha256.to_string(),
+        positions: opts.positions.to_string(),
+        norms: out.layers.iter().map(|(l, v)| (*l, norm(v))).collect(),
+        resid_norms,
+        stats: json!({"pairs": pairs, "per_layer": per_layer, "adjacent_layer_cosine": adjacent}),
+    };
+    Ok(out)
+}
