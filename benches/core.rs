@@ -20,7 +20,11 @@ fn main() -> Result<()> {
     if wanted("forward") {
         let (batch, seq) = (16usize, 128usize);
         let prompts: Vec<Vec<u32>> = (0..batch)
-            .map(|b| (0..seq).map(|i| ((b as u64 * 7919 + i as u64 * 104_729) % (vocab - 1000) + 500) as u32).collect())
+            .map(|b| {
+                (0..seq)
+                    .map(|i| ((b as u64 * 7919 + i as u64 * 104_729) % (vocab - 1000) + 500) as u32)
+                    .collect()
+            })
             .collect();
         let run = || -> Result<f64> {
             let mut hooks = HookSet::capture((0..n).map(HookPoint::ResidPost));
@@ -38,14 +42,18 @@ fn main() -> Result<()> {
         );
     }
 
-    let prompt = model.tokenizer.encode("Once upon a time, in a small village by the sea, there lived", true)?;
+    let prompt = model
+        .tokenizer
+        .encode("Once upon a time, in a small village by the sea, there lived", true)?;
     let new_tokens = 64;
     let opts = GenerateOptions {
         max_new_tokens: new_tokens,
         stop_tokens: vec![u32::MAX],
         ..Default::default()
     };
-    let steer: Vec<f32> = (0..model.config.d_model).map(|i| ((i as f32) * 0.37).sin() * 0.1).collect();
+    let steer: Vec<f32> = (0..model.config.d_model)
+        .map(|i| ((i as f32) * 0.37).sin() * 0.1)
+        .collect();
     for (name, steered) in [("greedy_64_tokens", false), ("greedy_64_tokens_steered", true)] {
         if !wanted(name) {
             continue;

@@ -27,9 +27,15 @@ fn main() {
     for l in 0..layers {
         // Signal strength rises then falls with depth, like a real layer curve.
         let s = 0.05 + 0.4 * (std::f64::consts::PI * l as f64 / layers as f64).sin();
-        let x = Array2::from_shape_fn((n, d), |(i, j)| gauss() + if j < 8 { (2.0 * y[i] as f64 - 1.0) * s } else { 0.0 });
+        let x = Array2::from_shape_fn((n, d), |(i, j)| {
+            gauss() + if j < 8 { (2.0 * y[i] as f64 - 1.0) * s } else { 0.0 }
+        });
         mindlens::artifact::write_npy(&dir.path().join(format!("layer_{l}.npy")), &x).expect("write");
-        units.push(SweepUnit { hook: HookPoint::ResidPost(l), head: None, x });
+        units.push(SweepUnit {
+            hook: HookPoint::ResidPost(l),
+            head: None,
+            x,
+        });
     }
     let groups: Vec<String> = (0..n).map(|i| i.to_string()).collect();
     let labels = Labels {
@@ -43,9 +49,16 @@ fn main() {
         ..Default::default()
     };
     let folds = group_kfold(&groups, opts.folds, opts.seed);
-    mindlens::artifact::write_npy(&dir.path().join("y.npy"), &Array1::from_iter(y.iter().map(|&v| v as i64))).expect("write");
-    mindlens::artifact::write_npy(&dir.path().join("folds.npy"), &Array1::from_iter(folds.iter().map(|&v| v as i64)))
-        .expect("write");
+    mindlens::artifact::write_npy(
+        &dir.path().join("y.npy"),
+        &Array1::from_iter(y.iter().map(|&v| v as i64)),
+    )
+    .expect("write");
+    mindlens::artifact::write_npy(
+        &dir.path().join("folds.npy"),
+        &Array1::from_iter(folds.iter().map(|&v| v as i64)),
+    )
+    .expect("write");
     let t = Instant::now();
     let r = sweep_units(units, &labels, &opts, "y", "synthetic").expect("sweep");
     let secs = t.elapsed().as_secs_f64();

@@ -12,10 +12,19 @@ fn main() -> Result<()> {
     let point = HookPoint::ResidPost(layer);
 
     // 1. Capture the residual stream at the last token of contrastive prompts.
-    let cheerful = ["I love sunny days, everything feels wonderful!", "What a fantastic, joyful surprise!"];
-    let gloomy = ["I hate rainy days, everything feels miserable.", "What a terrible, depressing letdown."];
+    let cheerful = [
+        "I love sunny days, everything feels wonderful!",
+        "What a fantastic, joyful surprise!",
+    ];
+    let gloomy = [
+        "I hate rainy days, everything feels miserable.",
+        "What a terrible, depressing letdown.",
+    ];
     let mean_last = |texts: &[&str]| -> Result<Vec<f32>> {
-        let ids = texts.iter().map(|t| model.tokenizer.encode(t, true)).collect::<Result<Vec<_>, _>>()?;
+        let ids = texts
+            .iter()
+            .map(|t| model.tokenizer.encode(t, true))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut hooks = HookSet::capture([point]);
         model.run(&ids, &mut hooks, LogitsMode::None)?;
         let cap = hooks.captured(point).expect("captured");
@@ -34,14 +43,20 @@ fn main() -> Result<()> {
     println!("cheerful - gloomy direction at {point}: norm {norm:.2}");
 
     // 2. Generate with the direction added at every position, both ways.
-    let prompt = model.encode(&PromptInput::Messages(vec![ChatMessage::user("Describe your weekend in two sentences.")]))?;
+    let prompt = model.encode(&PromptInput::Messages(vec![ChatMessage::user(
+        "Describe your weekend in two sentences.",
+    )]))?;
     let opts = GenerateOptions {
         max_new_tokens: 40,
         ..Default::default()
     };
     for coef in [-1.5f32, 0.0, 1.5] {
         let mut hooks = HookSet::default();
-        hooks.intervene(Intervention::add(point, direction.clone(), coef), model.config.d_model, model.device())?;
+        hooks.intervene(
+            Intervention::add(point, direction.clone(), coef),
+            model.config.d_model,
+            model.device(),
+        )?;
         let out = model.generate(std::slice::from_ref(&prompt), &opts, &mut hooks)?;
         println!("\ncoef {coef:+.1}: {}", out[0].text.trim());
     }

@@ -35,8 +35,14 @@ pub fn read_npy<T: ReadNpyExt>(path: &Path) -> Result<T> {
 
 /// Writes a file atomically: `fill` writes a temporary file in the same directory, which is
 /// synced and renamed over `path` only if `fill` succeeds.
-pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
@@ -108,7 +114,10 @@ impl Dtype {
 fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
     let dims = match shape {
         [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ),
     };
     let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
     // Magic (6) + version (2) + length (2) + dict + '\n' must be a multiple of 64.
@@ -127,7 +136,8 @@ pub fn write_matrix(path: &Path, data: &[f32], rows: usize, cols: usize, dtype: 
     write_atomic(path, |f| {
         use std::io::Write;
         let mut w = BufWriter::new(f);
-        w.write_all(&npy_header(dtype.descr(), &[rows, cols])).map_err(|e| e.to_string())?;
+        w.write_all(&npy_header(dtype.descr(), &[rows, cols]))
+            .map_err(|e| e.to_string())?;
         match dtype {
             Dtype::F32 => {
                 for x in data {
@@ -136,7 +146,8 @@ pub fn write_matrix(path: &Path, data: &[f32], rows: usize, cols: usize, dtype: 
             }
             Dtype::F16 => {
                 for x in data {
-                    w.write_all(&half::f16::from_f32(*x).to_le_bytes()).map_err(|e| e.to_string())?;
+                    w.write_all(&half::f16::from_f32(*x).to_le_bytes())
+                        .map_err(|e| e.to_string())?;
                 }
             }
         }
@@ -157,7 +168,10 @@ pub fn read_matrix(path: &Path) -> Result<ndarray::Array2<f32>> {
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         _ => return Err(bad("unsupported .npy version")),
     };
     let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| bad("truncated header"))?)
@@ -196,8 +210,14 @@ pub fn read_matrix(path: &Path) -> Result<ndarray::Array2<f32>> {
         )));
     }
     let data: Vec<f32> = match dtype {
-        Dtype::F32 => body.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        Dtype::F16 => body.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::F32 => body
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F16 => body
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
     };
     Ok(ndarray::Array2::from_shape_vec((rows, cols), data).expect("checked size"))
 }

@@ -49,7 +49,10 @@ pub struct CacheManifest {
 pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
     if out.exists() {
         if !out.is_dir() {
-            return Err(Error::Invalid(format!("{} exists and is not a directory", out.display())));
+            return Err(Error::Invalid(format!(
+                "{} exists and is not a directory",
+                out.display()
+            )));
         }
         let non_empty = std::fs::read_dir(out).map_err(|e| Error::io(out, e))?.next().is_some();
         if non_empty && !force {

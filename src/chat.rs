@@ -131,10 +131,7 @@ impl std::fmt::Display for Raised {
 impl std::error::Error for Raised {}
 
 fn raise_exception(message: String) -> Result<Value, Error> {
-    Err(
-        Error::new(ErrorKind::InvalidOperation, "raise_exception called")
-            .with_source(Raised(message)),
-    )
+    Err(Error::new(ErrorKind::InvalidOperation, "raise_exception called").with_source(Raised(message)))
 }
 
 /// `tojson` as transformers defines it: Python's `json.dumps` with
@@ -380,9 +377,7 @@ pub fn render_chat(
     env.add_filter("tojson", tojson);
     env.add_template("chat", template)
         .map_err(|e| ChatError::Syntax(describe(&e)))?;
-    let tmpl = env
-        .get_template("chat")
-        .map_err(|e| ChatError::Syntax(describe(&e)))?;
+    let tmpl = env.get_template("chat").map_err(|e| ChatError::Syntax(describe(&e)))?;
     let messages: Vec<Value> = messages
         .iter()
         .map(|m| Value::from_object(MessageObject(m.clone())))
@@ -468,28 +463,14 @@ mod tests {
 
     #[test]
     fn tojson_indent_matches_python() {
-        let out = render_chat(
-            "{{ {'a': [1, 2], 'b': {}} | tojson(indent=2) }}",
-            &[],
-            false,
-            "",
-            "",
-        )
-        .unwrap();
+        let out = render_chat("{{ {'a': [1, 2], 'b': {}} | tojson(indent=2) }}", &[], false, "", "").unwrap();
         assert_eq!(out, "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {}\n}");
     }
 
     #[test]
     fn trim_and_lstrip_blocks() {
         let t = "{% for m in messages %}\n  {% if true %}\n{{ m.content }}\n  {% endif %}\n{% endfor %}";
-        let out = render_chat(
-            t,
-            &[ChatMessage::user("a"), ChatMessage::user("b")],
-            false,
-            "",
-            "",
-        )
-        .unwrap();
+        let out = render_chat(t, &[ChatMessage::user("a"), ChatMessage::user("b")], false, "", "").unwrap();
         assert_eq!(out, "a\nb\n");
     }
 

@@ -133,7 +133,12 @@ pub fn argmax(x: &[f32]) -> u32 {
 
 impl<B: Backend> Model<B> {
     /// Generates continuations of `prompts` (token ids) as one left-padded batch.
-    pub fn generate(&self, prompts: &[Vec<u32>], opts: &GenerateOptions, hooks: &mut dyn Hook<B>) -> Result<Vec<Generation>> {
+    pub fn generate(
+        &self,
+        prompts: &[Vec<u32>],
+        opts: &GenerateOptions,
+        hooks: &mut dyn Hook<B>,
+    ) -> Result<Vec<Generation>> {
         if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
             return Err(Error::Invalid(format!("prompt {i} has no tokens")));
         }

@@ -120,7 +120,8 @@ impl HookPoint {
             if matched.is_empty() {
                 return Err(Error::Hook {
                     name: pat.to_string(),
-                    msg: "matches no hook point (try blocks.*.hook_resid_post, hook_embed, ln_final.hook_normalized)".into(),
+                    msg: "matches no hook point (try blocks.*.hook_resid_post, hook_embed, ln_final.hook_normalized)"
+                        .into(),
                 });
             }
             chosen.extend(matched);
@@ -168,9 +169,7 @@ impl FromStr for HookPoint {
         let rest = s.strip_prefix("blocks.").ok_or_else(|| {
             bad("unknown hook name (expected hook_embed, ln_final.hook_normalized or blocks.{i}.<hook>)")
         })?;
-        let (layer, name) = rest
-            .split_once('.')
-            .ok_or_else(|| bad("expected blocks.{i}.<hook>"))?;
+        let (layer, name) = rest.split_once('.').ok_or_else(|| bad("expected blocks.{i}.<hook>"))?;
         let l: usize = layer
             .parse()
             .map_err(|_| bad("the block index must be a non-negative integer"))?;
@@ -440,7 +439,10 @@ impl<B: Backend> HookSet<B> {
                 )));
             }
             if v.iter().any(|x| !x.is_finite()) {
-                return Err(Error::Invalid(format!("{what} for {} contains NaN or infinity", iv.point)));
+                return Err(Error::Invalid(format!(
+                    "{what} for {} contains NaN or infinity",
+                    iv.point
+                )));
             }
             Ok(Tensor::<B, 1>::from_data(TensorData::new(v.to_vec(), [width]), device).reshape([1, 1, width]))
         };
@@ -540,9 +542,7 @@ impl<B: Backend> Hook<B> for HookSet<B> {
                 (ActiveEdit::Add(v), None) => x + v.clone(),
                 (ActiveEdit::Add(v), Some(m)) => x + m * v.clone(),
                 (ActiveEdit::Replace(v), None) => x.zeros_like() + v.clone(),
-                (ActiveEdit::Replace(v), Some(m)) => {
-                    x.clone() - m.clone() * x + m * v.clone()
-                }
+                (ActiveEdit::Replace(v), Some(m)) => x.clone() - m.clone() * x + m * v.clone(),
                 (ActiveEdit::Zero, None) => x.zeros_like(),
                 (ActiveEdit::Zero, Some(m)) => x.clone() - m * x,
                 (ActiveEdit::ProjectOut(u), mask) => {

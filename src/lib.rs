@@ -19,6 +19,7 @@
 //! # Ok::<(), mindlens::Error>(())
 //! ```
 
+pub mod artifact;
 pub mod backend;
 pub mod cache;
 pub mod chat;
@@ -29,7 +30,6 @@ pub mod gguf;
 pub mod harvest;
 pub mod hooks;
 pub mod model;
-pub mod artifact;
 pub mod plot;
 pub mod probe;
 pub mod prompts;

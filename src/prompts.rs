@@ -48,7 +48,11 @@ impl PromptRow {
             return Err(Error::Invalid(format!(
                 "{}: a row needs exactly one of \"text\", \"messages\", \"tokens\" or \"raw\" (found {})",
                 what(),
-                if present.is_empty() { "none".to_string() } else { present.join(", ") }
+                if present.is_empty() {
+                    "none".to_string()
+                } else {
+                    present.join(", ")
+                }
             )));
         }
         let input = match present[0] {
@@ -76,7 +80,10 @@ impl PromptRow {
             _ => {
                 let t = obj.remove("tokens").unwrap_or(Value::Null);
                 let ids: Vec<u32> = serde_json::from_value(t).map_err(|e| {
-                    Error::Invalid(format!("{}: \"tokens\" must be a list of non-negative integers: {e}", what()))
+                    Error::Invalid(format!(
+                        "{}: \"tokens\" must be a list of non-negative integers: {e}",
+                        what()
+                    ))
                 })?;
                 if ids.is_empty() {
                     return Err(Error::Invalid(format!("{}: \"tokens\" is empty", what())));
@@ -102,8 +109,8 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<PromptRow>> {
             continue;
         }
         let what = || format!("{}:{}", path.display(), i + 1);
-        let v: Value = serde_json::from_str(line)
-            .map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
         rows.push(PromptRow::parse(v, i + 1, &what)?);
     }
     if rows.is_empty() {
@@ -128,7 +135,10 @@ impl<B: Backend> Model<B> {
     /// without a new generation prompt.
     pub fn render_chat(&self, messages: &[ChatMessage]) -> Result<String> {
         let template = self.chat_template().ok_or_else(|| {
-            Error::model(&self.name, "has no chat template, so \"messages\" prompts cannot be rendered")
+            Error::model(
+                &self.name,
+                "has no chat template, so \"messages\" prompts cannot be rendered",
+            )
         })?;
         let name = |id: Option<u32>| id.and_then(|id| self.tokenizer.token_str(id)).unwrap_or_default();
         let bos = name(self.tokenizer.bos_id);

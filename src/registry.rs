@@ -188,4 +188,3 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     }
     Ok(format!("{:x}", h.finalize()))
 }
-

@@ -49,7 +49,9 @@ pub enum TokenizerError {
         model: String,
     },
     /// `tokenizer.ggml.pre` names a pre-tokenizer this crate does not know.
-    #[error("{file}: unsupported pre-tokenizer '{pre}' for a gpt2 (byte-level BPE) vocabulary (supported: {supported})")]
+    #[error(
+        "{file}: unsupported pre-tokenizer '{pre}' for a gpt2 (byte-level BPE) vocabulary (supported: {supported})"
+    )]
     UnsupportedPreTokenizer {
         /// GGUF path or label.
         file: String,
@@ -175,10 +177,7 @@ impl Tokenizer {
     /// [`add_eos`](Self::add_eos)). Special-token text such as
     /// `<start_of_turn>` is always recognised as the single special token.
     pub fn encode(&self, text: &str, add_special: bool) -> Result<Vec<u32>, TokenizerError> {
-        let enc = self
-            .inner
-            .encode_fast(text, false)
-            .map_err(backend("encoding"))?;
+        let enc = self.inner.encode_fast(text, false).map_err(backend("encoding"))?;
         let mut ids = Vec::with_capacity(enc.len() + 2);
         if add_special && self.add_bos {
             ids.extend(self.bos_id);
@@ -196,9 +195,7 @@ impl Tokenizer {
         if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab_size) {
             return Err(TokenizerError::IdOutOfRange { id, vocab_size });
         }
-        self.inner
-            .decode(ids, skip_special)
-            .map_err(backend("decoding"))
+        self.inner.decode(ids, skip_special).map_err(backend("decoding"))
     }
 
     /// The vocabulary entry for `id` (e.g. `"Ġthe"`, `"▁the"`, `"<0x0A>"`).
@@ -273,9 +270,7 @@ impl Tokenizer {
         };
         let token_id = |key: &str| -> Result<Option<u32>, TokenizerError> {
             match file.get_opt_u32(key)? {
-                Some(id) if id as usize >= n => Err(invalid(format!(
-                    "{key} = {id} but the vocabulary has {n} tokens"
-                ))),
+                Some(id) if id as usize >= n => Err(invalid(format!("{key} = {id} but the vocabulary has {n} tokens"))),
                 other => Ok(other),
             }
         };
@@ -291,13 +286,8 @@ impl Tokenizer {
                 let pre = file.get_opt_str("tokenizer.ggml.pre")?.unwrap_or("default");
                 let merges = file
                     .get_opt_str_array("tokenizer.ggml.merges")?
-                    .ok_or_else(|| {
-                        invalid("gpt2 vocabulary without tokenizer.ggml.merges".into())
-                    })?;
-                (
-                    build_byte_level(&label, &tokens, &types, &merges, pre)?,
-                    false,
-                )
+                    .ok_or_else(|| invalid("gpt2 vocabulary without tokenizer.ggml.merges".into()))?;
+                (build_byte_level(&label, &tokens, &types, &merges, pre)?, false)
             }
             "llama" => {
                 let gemma = matches!(arch, "gemma" | "gemma2" | "gemma3");
@@ -312,9 +302,7 @@ impl Tokenizer {
                         other => other,
                     }
                 };
-                let add_space_prefix = file
-                    .get_opt_bool("tokenizer.ggml.add_space_prefix")?
-                    .unwrap_or(true);
+                let add_space_prefix = file.get_opt_bool("tokenizer.ggml.add_space_prefix")?.unwrap_or(true);
                 let unk = unk_id.map(|id| tokens[id as usize]);
                 let spm = SpmConfig {
                     gemma,
@@ -334,10 +322,7 @@ impl Tokenizer {
         let add_bos = file
             .get_opt_bool("tokenizer.ggml.add_bos_token")?
             .unwrap_or(default_add_bos);
-        let add_eos = file
-            .get_opt_bool("tokenizer.ggml.add_eos_token")?
-            .unwrap_or(false)
-            && eos_id.is_some();
+        let add_eos = file.get_opt_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false) && eos_id.is_some();
         let chat_template = match file.get_opt_str("tokenizer.chat_template")? {
             Some(t) => Some(t.to_string()),
             None => crate::chat::builtin_template(arch).map(str::to_string),
@@ -352,14 +337,7 @@ impl Tokenizer {
                 .filter(|(_, (t, &ty))| ty == token_type::CONTROL && END_OF_TURN_TOKENS.contains(t))
                 .map(|(i, _)| i as u32),
         );
-        Ok(Self::finish(
-            inner,
-            bos_id,
-            eos_ids,
-            add_bos,
-            add_eos,
-            chat_template,
-        ))
+        Ok(Self::finish(inner, bos_id, eos_ids, add_bos, add_eos, chat_template))
     }
 
     /// Loads a Hugging Face tokenizer directory: `tokenizer.json`, plus
@@ -369,15 +347,12 @@ impl Tokenizer {
     pub fn from_hf_dir(dir: &Path) -> Result<Tokenizer, TokenizerError> {
         let json_path = dir.join("tokenizer.json");
         if !json_path.is_file() {
-            return Err(TokenizerError::MissingTokenizerJson {
-                dir: dir.to_path_buf(),
-            });
+            return Err(TokenizerError::MissingTokenizerJson { dir: dir.to_path_buf() });
         }
-        let mut inner =
-            tokenizers::Tokenizer::from_file(&json_path).map_err(|e| TokenizerError::BadFile {
-                path: json_path.clone(),
-                reason: e.to_string(),
-            })?;
+        let mut inner = tokenizers::Tokenizer::from_file(&json_path).map_err(|e| TokenizerError::BadFile {
+            path: json_path.clone(),
+            reason: e.to_string(),
+        })?;
         let config = read_json_opt(&dir.join("tokenizer_config.json"))?;
         let generation = read_json_opt(&dir.join("generation_config.json"))?;
         let cfg = |key: &str| config.as_ref().and_then(|c| c.get(key));
@@ -402,17 +377,10 @@ impl Tokenizer {
                 .map_err(backend("probing the post-processor"))
         };
         let (with, without) = (probe(true)?, probe(false)?);
-        let detected_bos = bos_id.is_some()
-            && with.first() == bos_id.as_ref()
-            && without.first() != bos_id.as_ref();
-        let detected_eos =
-            eos_id.is_some() && with.last() == eos_id.as_ref() && without.last() != eos_id.as_ref();
-        let add_bos = cfg("add_bos_token")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(detected_bos);
-        let add_eos = cfg("add_eos_token")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(detected_eos);
+        let detected_bos = bos_id.is_some() && with.first() == bos_id.as_ref() && without.first() != bos_id.as_ref();
+        let detected_eos = eos_id.is_some() && with.last() == eos_id.as_ref() && without.last() != eos_id.as_ref();
+        let add_bos = cfg("add_bos_token").and_then(|v| v.as_bool()).unwrap_or(detected_bos);
+        let add_eos = cfg("add_eos_token").and_then(|v| v.as_bool()).unwrap_or(detected_eos);
         inner.with_post_processor(None::<tokenizers::PostProcessorWrapper>);
 
         let jinja_path = dir.join("chat_template.jinja");
@@ -463,14 +431,7 @@ impl Tokenizer {
         eos_ids.extend(eot);
         let vocab_size = inner.get_vocab_size(true);
         eos_ids.retain(|&id| (id as usize) < vocab_size);
-        Ok(Self::finish(
-            inner,
-            bos_id,
-            eos_ids,
-            add_bos,
-            add_eos,
-            chat_template,
-        ))
+        Ok(Self::finish(inner, bos_id, eos_ids, add_bos, add_eos, chat_template))
     }
 }
 
@@ -497,8 +458,7 @@ fn bytes_to_unicode() -> [char; 256] {
     let mut next = 0x100u32;
     for (b, slot) in table.iter_mut().enumerate() {
         let b = b as u32;
-        let printable =
-            (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+        let printable = (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
         let c = if printable {
             b
         } else {
@@ -517,7 +477,8 @@ fn to_byte_level(table: &[char; 256], token: &str) -> String {
 }
 
 const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_SPLIT: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const QWEN35_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const GPT4O_SPLIT: &str = concat!(
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
@@ -580,20 +541,14 @@ fn pre_tokenizer_for(label: &str, pre: &str) -> Result<PreTokenizerWrapper, Toke
         return Err(TokenizerError::UnsupportedPreTokenizer {
             file: label.to_string(),
             pre: pre.to_string(),
-            supported: PRE_TOKENIZERS
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", "),
+            supported: PRE_TOKENIZERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
         });
     };
     Ok(match split {
         PreSplit::Gpt2 => ByteLevel::new(false, true, true).into(),
-        PreSplit::DigitsThenGpt2 => PreSequence::new(vec![
-            Digits::new(true).into(),
-            ByteLevel::new(false, true, true).into(),
-        ])
-        .into(),
+        PreSplit::DigitsThenGpt2 => {
+            PreSequence::new(vec![Digits::new(true).into(), ByteLevel::new(false, true, true).into()]).into()
+        }
         PreSplit::Regex(re) => {
             let split = Split::new(
                 SplitPattern::Regex((*re).to_string()),
@@ -601,11 +556,7 @@ fn pre_tokenizer_for(label: &str, pre: &str) -> Result<PreTokenizerWrapper, Toke
                 false,
             )
             .map_err(backend("compiling the pre-tokenizer regex"))?;
-            PreSequence::new(vec![
-                split.into(),
-                ByteLevel::new(false, true, false).into(),
-            ])
-            .into()
+            PreSequence::new(vec![split.into(), ByteLevel::new(false, true, false).into()]).into()
         }
     })
 }
@@ -720,11 +671,7 @@ fn build_spm(
     if cfg.add_space_prefix {
         // As transformers' LlamaTokenizer: Metaspace replaces spaces and adds
         // the prefix to the first piece of text only.
-        tok.with_pre_tokenizer(Some(Metaspace::new(
-            '\u{2581}',
-            PrependScheme::First,
-            false,
-        )));
+        tok.with_pre_tokenizer(Some(Metaspace::new('\u{2581}', PrependScheme::First, false)));
         decoders.push(Strip::new(' ', 1, 0).into());
     } else {
         tok.with_normalizer(Some(
@@ -744,11 +691,7 @@ const MAX_MERGE_TOKEN_CHARS: usize = 1024;
 /// split of a token into two in-vocabulary halves, ordered by the token's
 /// score (higher first; by position when `scores` is `None`), then longer
 /// left half, then longer right half, then token position.
-fn derive_merges(
-    tokens: &[std::borrow::Cow<'_, str>],
-    vocab: &Vocab,
-    scores: Option<&[f32]>,
-) -> Vec<(String, String)> {
+fn derive_merges(tokens: &[std::borrow::Cow<'_, str>], vocab: &Vocab, scores: Option<&[f32]>) -> Vec<(String, String)> {
     // (token index, left length in chars, right length, left, right)
     let mut found: Vec<(u32, u32, u32, usize)> = Vec::with_capacity(tokens.len() * 2);
     let mut pieces: Vec<(&str, &str)> = Vec::with_capacity(tokens.len() * 2);
@@ -822,8 +765,7 @@ fn add_gguf_added_tokens(
         .filter(|(t, &ty)| ty == token_type::USER_DEFINED && tok.token_to_id(t).is_some())
         .map(|(t, _)| AddedToken::from(*t, false).normalized(false))
         .collect();
-    tok.add_tokens(user)
-        .map_err(backend("adding user-defined tokens"))?;
+    tok.add_tokens(user).map_err(backend("adding user-defined tokens"))?;
     Ok(())
 }
 
@@ -843,10 +785,8 @@ mod tests {
 
     #[test]
     fn merges_by_position_and_length() {
-        let toks: Vec<std::borrow::Cow<'_, str>> = ["a", "b", "c", "ab", "abc", "bc"]
-            .iter()
-            .map(|&s| s.into())
-            .collect();
+        let toks: Vec<std::borrow::Cow<'_, str>> =
+            ["a", "b", "c", "ab", "abc", "bc"].iter().map(|&s| s.into()).collect();
         let mut vocab = Vocab::new();
         for (i, t) in toks.iter().enumerate() {
             vocab.insert(t.to_string(), i as u32);
@@ -863,9 +803,7 @@ mod tests {
 
     #[test]
     fn unknown_pre_tokenizer_is_an_error() {
-        let e = pre_tokenizer_for("x.gguf", "made-up")
-            .unwrap_err()
-            .to_string();
+        let e = pre_tokenizer_for("x.gguf", "made-up").unwrap_err().to_string();
         assert!(e.contains("made-up") && e.contains("smollm"), "{e}");
         for (name, _) in PRE_TOKENIZERS {
             pre_tokenizer_for("x.gguf", name).unwrap();
@@ -914,17 +852,10 @@ mod tests {
     /// A SentencePiece vocabulary: control tokens, a user-defined one, all
     /// 256 byte tokens, then normal pieces.
     fn spm_kv(arch: &str) -> Vec<(&'static str, u32, Vec<u8>)> {
-        let mut toks: Vec<String> = [
-            "<pad>",
-            "<eos>",
-            "<bos>",
-            "<unk>",
-            "<start_of_turn>",
-            "\n\n",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut toks: Vec<String> = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "\n\n"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let mut types = vec![3, 3, 3, 3, 3, 4];
         for b in 0..=255u8 {
             toks.push(format!("<0x{b:02X}>"));
@@ -940,21 +871,9 @@ mod tests {
             ("tokenizer.ggml.model", 8, string("llama")),
             ("tokenizer.ggml.tokens", 9, str_array(&toks)),
             ("tokenizer.ggml.token_type", 9, i32_array(&types)),
-            (
-                "tokenizer.ggml.bos_token_id",
-                4,
-                2u32.to_le_bytes().to_vec(),
-            ),
-            (
-                "tokenizer.ggml.eos_token_id",
-                4,
-                1u32.to_le_bytes().to_vec(),
-            ),
-            (
-                "tokenizer.ggml.unknown_token_id",
-                4,
-                3u32.to_le_bytes().to_vec(),
-            ),
+            ("tokenizer.ggml.bos_token_id", 4, 2u32.to_le_bytes().to_vec()),
+            ("tokenizer.ggml.eos_token_id", 4, 1u32.to_le_bytes().to_vec()),
+            ("tokenizer.ggml.unknown_token_id", 4, 3u32.to_le_bytes().to_vec()),
             ("tokenizer.ggml.add_space_prefix", 7, vec![0]),
         ]
     }
@@ -969,20 +888,14 @@ mod tests {
             tok.encode("hi hi\n\nx", true).unwrap(),
             vec![2, id("hi"), id("\u{2581}hi"), id("\n\n"), id("<0x78>")]
         );
-        assert_eq!(
-            tok.encode("<start_of_turn>hi", false).unwrap(),
-            vec![4, id("hi")]
-        );
+        assert_eq!(tok.encode("<start_of_turn>hi", false).unwrap(), vec![4, id("hi")]);
         // "<0x0A>" typed as text is not the newline byte token.
         assert!(!tok.encode("<0x0A>", false).unwrap().contains(&id("<0x0A>")));
         let ids = tok.encode("hi hi\n\nx", true).unwrap();
         assert_eq!(tok.decode(&ids, false).unwrap(), "<bos>hi hi\n\nx");
         assert_eq!(tok.decode(&ids, true).unwrap(), "hi hi\n\nx");
         assert!(tok.is_special(2) && !tok.is_special(id("hi")));
-        assert_eq!(
-            tok.chat_template.as_deref(),
-            Some(crate::chat::GEMMA3_CHAT_TEMPLATE)
-        );
+        assert_eq!(tok.chat_template.as_deref(), Some(crate::chat::GEMMA3_CHAT_TEMPLATE));
     }
 
     #[test]
@@ -1012,11 +925,7 @@ mod tests {
         assert!(e.contains("2 token types"), "{e}");
 
         let mut kv = spm_kv("gemma3");
-        kv[4] = (
-            "tokenizer.ggml.bos_token_id",
-            4,
-            99_999u32.to_le_bytes().to_vec(),
-        );
+        kv[4] = ("tokenizer.ggml.bos_token_id", 4, 99_999u32.to_le_bytes().to_vec());
         let e = Tokenizer::from_gguf(&gguf(&kv)).unwrap_err().to_string();
         assert!(e.contains("bos_token_id = 99999"), "{e}");
 
@@ -1028,10 +937,7 @@ mod tests {
         assert!(e.contains("without tokenizer.ggml.merges"), "{e}");
 
         let e = Tokenizer::from_gguf(&gguf(&[])).unwrap_err().to_string();
-        assert!(
-            e.contains("missing metadata key 'tokenizer.ggml.model'"),
-            "{e}"
-        );
+        assert!(e.contains("missing metadata key 'tokenizer.ggml.model'"), "{e}");
     }
 
     #[test]
@@ -1051,29 +957,14 @@ mod tests {
             ("tokenizer.ggml.model", 8, string("gpt2")),
             ("tokenizer.ggml.pre", 8, string("smollm")),
             ("tokenizer.ggml.tokens", 9, str_array(&toks)),
-            (
-                "tokenizer.ggml.token_type",
-                9,
-                i32_array(&[3, 3, 1, 1, 1, 1, 1, 1, 1]),
-            ),
-            (
-                "tokenizer.ggml.merges",
-                9,
-                str_array(&["h i", "\u{120} hi"]),
-            ),
-            (
-                "tokenizer.ggml.eos_token_id",
-                4,
-                0u32.to_le_bytes().to_vec(),
-            ),
+            ("tokenizer.ggml.token_type", 9, i32_array(&[3, 3, 1, 1, 1, 1, 1, 1, 1])),
+            ("tokenizer.ggml.merges", 9, str_array(&["h i", "\u{120} hi"])),
+            ("tokenizer.ggml.eos_token_id", 4, 0u32.to_le_bytes().to_vec()),
         ];
         let tok = Tokenizer::from_gguf(&gguf(&kv)).unwrap();
         assert!(!tok.add_bos);
         assert_eq!(tok.eos_ids, vec![0, 1]);
-        assert_eq!(
-            tok.encode("hi hi12<|im_end|>", true).unwrap(),
-            vec![4, 6, 7, 8, 1]
-        );
+        assert_eq!(tok.encode("hi hi12<|im_end|>", true).unwrap(), vec![4, 6, 7, 8, 1]);
         assert_eq!(tok.decode(&[4, 6, 7, 8, 1], true).unwrap(), "hi hi12");
     }
 

@@ -41,10 +41,7 @@ fn cases(model: &str) -> Option<Vec<Case>> {
 fn tokenizer(rel: &str) -> Option<Tokenizer> {
     let path = root().join("models").join(rel);
     if !path.exists() {
-        eprintln!(
-            "skipping: {} not found (run models/fetch.sh)",
-            path.display()
-        );
+        eprintln!("skipping: {} not found (run models/fetch.sh)", path.display());
         return None;
     }
     Some(Tokenizer::from_gguf(&GgufFile::open(&path).unwrap()).unwrap())
@@ -81,10 +78,7 @@ fn check(model: &str, tok: &Tokenizer, template: &str, bos: &str, eos: &str) {
 }
 
 fn special_texts(tok: &Tokenizer) -> (String, String) {
-    let bos = tok
-        .bos_id
-        .and_then(|id| tok.token_str(id))
-        .unwrap_or_default();
+    let bos = tok.bos_id.and_then(|id| tok.token_str(id)).unwrap_or_default();
     let eos = tok
         .eos_ids
         .first()
@@ -98,10 +92,7 @@ fn smollm2_chat_matches_transformers() {
     let Some(tok) = tokenizer("smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf") else {
         return;
     };
-    let template = tok
-        .chat_template
-        .clone()
-        .expect("SmolLM2 GGUF ships a chat template");
+    let template = tok.chat_template.clone().expect("SmolLM2 GGUF ships a chat template");
     let (bos, eos) = special_texts(&tok);
     check("smollm2-135m-instruct", &tok, &template, &bos, &eos);
 }

@@ -13,7 +13,10 @@ use ndarray::{Array1, Array2, Array3};
 const SMOL: &str = "smollm2-135m-instruct";
 
 fn mindlens(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mindlens")).args(args).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_mindlens"))
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -24,7 +27,12 @@ fn stderr(o: &Output) -> String {
 /// message contains every one of `needles`.
 fn assert_clean_error(o: &Output, needles: &[&str]) {
     let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "expected a clean error exit, got {:?}: {err}", o.status);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected a clean error exit, got {:?}: {err}",
+        o.status
+    );
     assert!(!err.contains("panicked"), "panicked: {err}");
     for n in needles {
         assert!(err.contains(n), "error message lacks {n:?}: {err}");
@@ -82,7 +90,15 @@ fn cache_writes_the_documented_layout_equal_to_the_library() {
     assert!(out.join("p2/hook_embed.npy").exists());
 
     // A non-empty output directory is refused without --force.
-    let again = mindlens(&["cache", "--prompts", prompts.to_str().unwrap(), "--hooks", "hook_embed", "--out", out.to_str().unwrap()]);
+    let again = mindlens(&[
+        "cache",
+        "--prompts",
+        prompts.to_str().unwrap(),
+        "--hooks",
+        "hook_embed",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_clean_error(&again, &["not empty", "--force"]);
 }
 
@@ -95,8 +111,19 @@ fn generate_json_with_a_steering_vector() {
     mindlens::artifact::write_npy(&vpath, &v).unwrap();
     let run = |coef: &str| {
         let o = mindlens(&[
-            "generate", "The weather today is", "--max-new-tokens", "8", "--temperature", "0", "--json",
-            "--steer", vpath.to_str().unwrap(), "--steer-layer", "6", "--steer-coef", coef,
+            "generate",
+            "The weather today is",
+            "--max-new-tokens",
+            "8",
+            "--temperature",
+            "0",
+            "--json",
+            "--steer",
+            vpath.to_str().unwrap(),
+            "--steer-layer",
+            "6",
+            "--steer-coef",
+            coef,
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
         let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
@@ -127,22 +154,52 @@ fn bad_inputs_are_clear_errors() {
     // Steering vector of the wrong length names the file and both lengths.
     let short: Array1<f32> = Array1::zeros(100);
     mindlens::artifact::write_npy(&p("short.npy"), &short).unwrap();
-    let o = mindlens(&["generate", "hi", "--steer", p("short.npy").to_str().unwrap(), "--steer-layer", "3"]);
+    let o = mindlens(&[
+        "generate",
+        "hi",
+        "--steer",
+        p("short.npy").to_str().unwrap(),
+        "--steer-layer",
+        "3",
+    ]);
     assert_clean_error(&o, &["short.npy", "100", "576"]);
 
     // Layer out of range.
     mindlens::artifact::write_npy(&p("v.npy"), &Array1::<f32>::zeros(576)).unwrap();
-    let o = mindlens(&["generate", "hi", "--steer", p("v.npy").to_str().unwrap(), "--steer-layer", "30"]);
+    let o = mindlens(&[
+        "generate",
+        "hi",
+        "--steer",
+        p("v.npy").to_str().unwrap(),
+        "--steer-layer",
+        "30",
+    ]);
     assert_clean_error(&o, &["out of range"]);
 
     // Unknown hook name.
     write(&p("ok.jsonl"), "{\"text\": \"hi\"}\n");
-    let o = mindlens(&["cache", "--prompts", p("ok.jsonl").to_str().unwrap(), "--hooks", "blocks.1.hook_foo", "--out", p("c").to_str().unwrap()]);
+    let o = mindlens(&[
+        "cache",
+        "--prompts",
+        p("ok.jsonl").to_str().unwrap(),
+        "--hooks",
+        "blocks.1.hook_foo",
+        "--out",
+        p("c").to_str().unwrap(),
+    ]);
     assert_clean_error(&o, &["blocks.1.hook_foo"]);
 
     // Malformed JSONL names the file and the line.
     write(&p("bad.jsonl"), "{\"text\": \"fine\"}\n{\"text\": oops}\n");
-    let o = mindlens(&["cache", "--prompts", p("bad.jsonl").to_str().unwrap(), "--hooks", "hook_embed", "--out", p("c2").to_str().unwrap()]);
+    let o = mindlens(&[
+        "cache",
+        "--prompts",
+        p("bad.jsonl").to_str().unwrap(),
+        "--hooks",
+        "hook_embed",
+        "--out",
+        p("c2").to_str().unwrap(),
+    ]);
     assert_clean_error(&o, &["bad.jsonl:2", "malformed JSON"]);
     write(&p("nokey.jsonl"), "{\"prompt\": \"x\"}\n");
     let o = mindlens(&["generate", "--prompts", p("nokey.jsonl").to_str().unwrap()]);

@@ -49,21 +49,14 @@ fn bit_exact_against_gguf_py() {
             got[mismatches[0]],
             expected[mismatches[0]]
         );
-        println!(
-            "{name}: {} / {} values bit-exact",
-            got.len(),
-            expected.len()
-        );
+        println!("{name}: {} / {} values bit-exact", got.len(), expected.len());
     }
 }
 
 fn model(rel: &str) -> Option<GgufFile> {
     let path = root().join("models").join(rel);
     if !path.exists() {
-        eprintln!(
-            "skipping: {} not found (run models/fetch.sh)",
-            path.display()
-        );
+        eprintln!("skipping: {} not found (run models/fetch.sh)", path.display());
         return None;
     }
     Some(GgufFile::open(&path).unwrap())
@@ -74,12 +67,7 @@ fn dequantize_all(f: &GgufFile) -> usize {
     let mut total = 0;
     for info in f.tensors() {
         let (values, shape) = f.dequantize_info(info).unwrap();
-        assert_eq!(
-            values.len(),
-            shape.iter().product::<usize>(),
-            "{}",
-            info.name
-        );
+        assert_eq!(values.len(), shape.iter().product::<usize>(), "{}", info.name);
         assert!(
             values.iter().all(|v| v.is_finite()),
             "{} has non-finite values",

@@ -16,7 +16,10 @@ use ndarray::Array2;
 const SMOL: &str = "smollm2-135m-instruct";
 
 fn mindlens(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mindlens")).args(args).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_mindlens"))
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 fn ok(o: Output) -> Output {
@@ -26,12 +29,15 @@ fn ok(o: Output) -> Output {
 
 /// Rows of 3 to 60 words with a label and a group, deterministic.
 fn write_data(path: &Path, n: usize) {
-    let words = ["alpha", "river", "quietly", "Paris", "seven", "blue", "engine", "the", "of", "runs", "and"];
+    let words = [
+        "alpha", "river", "quietly", "Paris", "seven", "blue", "engine", "the", "of", "runs", "and",
+    ];
     let mut text = String::new();
     for i in 0..n {
         let len = 3 + (i * 37) % 58;
         let sentence: Vec<&str> = (0..len).map(|j| words[(i * 7 + j * 3) % words.len()]).collect();
-        let row = serde_json::json!({"text": sentence.join(" "), "label": i % 2, "group": format!("g{}", i % 5), "id": i});
+        let row =
+            serde_json::json!({"text": sentence.join(" "), "label": i % 2, "group": format!("g{}", i % 5), "id": i});
         text.push_str(&row.to_string());
         text.push('\n');
     }
@@ -46,10 +52,27 @@ fn stored_activations_equal_mindlens_cache() {
     write_data(&data, 12);
     let hooks = "blocks.3.hook_resid_post,blocks.17.hook_mlp_out";
     let (cache, store) = (dir.path().join("cache"), dir.path().join("store"));
-    ok(mindlens(&["cache", "--prompts", data.to_str().unwrap(), "--hooks", hooks, "--out", cache.to_str().unwrap()]));
     ok(mindlens(&[
-        "harvest", "--data", data.to_str().unwrap(), "--hooks", hooks, "--positions", "all",
-        "--batch-tokens", "200", "--out", store.to_str().unwrap(),
+        "cache",
+        "--prompts",
+        data.to_str().unwrap(),
+        "--hooks",
+        hooks,
+        "--out",
+        cache.to_str().unwrap(),
+    ]));
+    ok(mindlens(&[
+        "harvest",
+        "--data",
+        data.to_str().unwrap(),
+        "--hooks",
+        hooks,
+        "--positions",
+        "all",
+        "--batch-tokens",
+        "200",
+        "--out",
+        store.to_str().unwrap(),
     ]));
     let st = ActivationStore::open(&store).unwrap();
     assert!(st.manifest.complete);
@@ -58,7 +81,10 @@ fn stored_activations_equal_mindlens_cache() {
     let rows = st.rows().unwrap();
     assert_eq!(rows.len(), 12);
     assert_eq!(rows[5]["id"], 5);
-    assert!(rows[5].get("text").is_none(), "the prompt itself is not a carried field");
+    assert!(
+        rows[5].get("text").is_none(),
+        "the prompt itself is not a carried field"
+    );
     for hook in hooks.split(',') {
         let all = st.load(hook.parse().unwrap()).unwrap();
         assert_eq!(all.nrows(), index.nrows());
@@ -66,7 +92,10 @@ fn stored_activations_equal_mindlens_cache() {
         for p in 0..12 {
             let c: Array2<f32> = mindlens::artifact::read_npy(&cache.join(format!("p{p}/{hook}.npy"))).unwrap();
             let s = all.slice(ndarray::s![at..at + c.nrows(), ..]).to_owned();
-            assert!(index.slice(ndarray::s![at..at + c.nrows(), 0]).iter().all(|&r| r == p as i64));
+            assert!(index
+                .slice(ndarray::s![at..at + c.nrows(), 0])
+                .iter()
+                .all(|&r| r == p as i64));
             let e = max_diff(s.as_slice().unwrap(), c.as_slice().unwrap()) / max_abs(c.as_slice().unwrap());
             assert!(e < 1e-4, "row {p} {hook}: relative error {e}");
             at += c.nrows();
@@ -77,8 +106,19 @@ fn stored_activations_equal_mindlens_cache() {
 
 fn harvest_args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
     vec![
-        "harvest", "--data", data, "--hooks", "blocks.2.hook_resid_post,blocks.9.hook_resid_post", "--positions",
-        "last", "--batch-tokens", "256", "--shard-mib", "0.05", "--out", out,
+        "harvest",
+        "--data",
+        data,
+        "--hooks",
+        "blocks.2.hook_resid_post,blocks.9.hook_resid_post",
+        "--positions",
+        "last",
+        "--batch-tokens",
+        "256",
+        "--shard-mib",
+        "0.05",
+        "--out",
+        out,
     ]
 }
 
@@ -102,7 +142,9 @@ fn a_killed_harvest_resumes_to_the_uninterrupted_store() {
     // Kill it once a few shards are on disk, mid-run.
     let t = Instant::now();
     loop {
-        let shards = ActivationStore::open(&killed).map(|s| s.manifest.shards.len()).unwrap_or(0);
+        let shards = ActivationStore::open(&killed)
+            .map(|s| s.manifest.shards.len())
+            .unwrap_or(0);
         if shards >= 3 || t.elapsed() > Duration::from_secs(120) {
             break;
         }
@@ -111,13 +153,19 @@ fn a_killed_harvest_resumes_to_the_uninterrupted_store() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let partial = ActivationStore::open(&killed).unwrap();
-    assert!(!partial.manifest.complete, "the harvest finished before it could be killed");
+    assert!(
+        !partial.manifest.complete,
+        "the harvest finished before it could be killed"
+    );
 
     let mut args = harvest_args(d, killed.to_str().unwrap());
     args.push("--resume");
     ok(mindlens(&args));
 
-    let (a, b) = (ActivationStore::open(&full).unwrap(), ActivationStore::open(&killed).unwrap());
+    let (a, b) = (
+        ActivationStore::open(&full).unwrap(),
+        ActivationStore::open(&killed).unwrap(),
+    );
     assert!(b.manifest.complete);
     assert_eq!(a.manifest.rows, 300);
     assert_eq!(b.manifest.rows, 300);
@@ -145,7 +193,11 @@ fn a_killed_harvest_resumes_to_the_uninterrupted_store() {
     let mut other = harvest_args(data2.to_str().unwrap(), killed.to_str().unwrap());
     other.push("--resume");
     let o = mindlens(&other);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("data file"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("data file"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // And a fresh harvest into a non-empty store without --force is refused.
     let o = mindlens(&harvest_args(d, killed.to_str().unwrap()));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
@@ -178,7 +230,11 @@ fn library_harvest_streams_positions_and_dtypes() {
         harvest(m, &data, &dir.path().join(out), &opts).unwrap();
         ActivationStore::open(&dir.path().join(out)).unwrap()
     };
-    let span = run(PositionSpec::Span("entity".into()), mindlens::artifact::Dtype::F32, "span");
+    let span = run(
+        PositionSpec::Span("entity".into()),
+        mindlens::artifact::Dtype::F32,
+        "span",
+    );
     let all = run(PositionSpec::All, mindlens::artifact::Dtype::F16, "all");
     let index = all.token_index().unwrap().unwrap();
     let all_acts = all.load(hook).unwrap();
@@ -190,17 +246,36 @@ fn library_harvest_streams_positions_and_dtypes() {
         .rev()
         .find(|&i| m.tokenizer.decode(&ids[i..=i], true).unwrap().contains("Paris"))
         .unwrap();
-    let k = (0..index.nrows()).find(|&k| index[[k, 0]] == 0 && index[[k, 1]] == paris as i64).unwrap();
-    let f16_err = max_diff(span_acts.row(0).as_slice().unwrap(), all_acts.row(k).as_slice().unwrap());
-    assert!(f16_err < 1e-2 * max_abs(span_acts.row(0).as_slice().unwrap()), "f16 error {f16_err}");
+    let k = (0..index.nrows())
+        .find(|&k| index[[k, 0]] == 0 && index[[k, 1]] == paris as i64)
+        .unwrap();
+    let f16_err = max_diff(
+        span_acts.row(0).as_slice().unwrap(),
+        all_acts.row(k).as_slice().unwrap(),
+    );
+    assert!(
+        f16_err < 1e-2 * max_abs(span_acts.row(0).as_slice().unwrap()),
+        "f16 error {f16_err}"
+    );
 
     // Streaming: every vector exactly once, in order or shuffled.
-    let seq: Vec<Array2<f32>> = all.chunks(hook, 4, ChunkOrder::Sequential).unwrap().map(Result::unwrap).collect();
+    let seq: Vec<Array2<f32>> = all
+        .chunks(hook, 4, ChunkOrder::Sequential)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     let stacked = ndarray::concatenate(ndarray::Axis(0), &seq.iter().map(|a| a.view()).collect::<Vec<_>>()).unwrap();
     assert_eq!(stacked, all_acts);
-    let shuf: Vec<Array2<f32>> =
-        all.chunks(hook, 5, ChunkOrder::Shuffled { seed: 3 }).unwrap().map(Result::unwrap).collect();
-    let mut a: Vec<u32> = shuf.iter().flat_map(|c| c.column(0).to_vec()).map(f32::to_bits).collect();
+    let shuf: Vec<Array2<f32>> = all
+        .chunks(hook, 5, ChunkOrder::Shuffled { seed: 3 })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut a: Vec<u32> = shuf
+        .iter()
+        .flat_map(|c| c.column(0).to_vec())
+        .map(f32::to_bits)
+        .collect();
     let mut b: Vec<u32> = all_acts.column(0).iter().map(|x| x.to_bits()).collect();
     a.sort();
     b.sort();

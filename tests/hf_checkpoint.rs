@@ -13,8 +13,7 @@ use serde_json::Value;
 fn check(kind: &str) {
     let dir = fixture(&format!("tiny/{kind}"));
     let m = Model::<Cpu>::load(dir.to_str().unwrap(), &Default::default()).expect("checkpoint loads");
-    let reference: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let reference: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
     let seqs = reference["seqs"].as_object().expect("seqs");
     assert!(!seqs.is_empty());
     let (n, d) = (m.config.n_layers, m.config.d_model);
@@ -27,26 +26,46 @@ fn check(kind: &str) {
         let check = |what: &str, ours: &[f32], theirs: &[f32]| {
             let err = max_diff(ours, theirs);
             let scale = max_abs(theirs);
-            assert!(err <= 1e-3 * scale, "{kind}/{name} {what}: max error {err} vs scale {scale}");
+            assert!(
+                err <= 1e-3 * scale,
+                "{kind}/{name} {what}: max error {err} vs scale {scale}"
+            );
             for (i, (a, b)) in ours.chunks(d).zip(theirs.chunks(d)).enumerate() {
                 assert!(cosine(a, b) >= 0.9999, "{kind}/{name} {what} position {i}");
             }
         };
-        let read2 = |f: &str| -> Array2<f32> { mindlens::artifact::read_npy(&dir.join(format!("{name}.{f}.npy"))).unwrap() };
-        check("hook_embed", hooks.captured(HookPoint::Embed).unwrap().row(0).as_slice().unwrap(), read2("embed").as_slice().unwrap());
+        let read2 =
+            |f: &str| -> Array2<f32> { mindlens::artifact::read_npy(&dir.join(format!("{name}.{f}.npy"))).unwrap() };
+        check(
+            "hook_embed",
+            hooks.captured(HookPoint::Embed).unwrap().row(0).as_slice().unwrap(),
+            read2("embed").as_slice().unwrap(),
+        );
         let resid: Array3<f32> = mindlens::artifact::read_npy(&dir.join(format!("{name}.resid_post.npy"))).unwrap();
         for l in 0..n {
             let theirs = resid.index_axis(ndarray::Axis(0), l).to_owned();
             check(
                 &format!("blocks.{l}.hook_resid_post"),
-                hooks.captured(HookPoint::ResidPost(l)).unwrap().row(0).as_slice().unwrap(),
+                hooks
+                    .captured(HookPoint::ResidPost(l))
+                    .unwrap()
+                    .row(0)
+                    .as_slice()
+                    .unwrap(),
                 theirs.as_slice().unwrap(),
             );
         }
-        check("ln_final", hooks.captured(HookPoint::FinalNorm).unwrap().row(0).as_slice().unwrap(), read2("final_norm").as_slice().unwrap());
+        check(
+            "ln_final",
+            hooks.captured(HookPoint::FinalNorm).unwrap().row(0).as_slice().unwrap(),
+            read2("final_norm").as_slice().unwrap(),
+        );
         let theirs = read2("logits");
         let err = max_diff(logits[0].as_slice().unwrap(), theirs.as_slice().unwrap());
-        assert!(err <= 1e-3 * max_abs(theirs.as_slice().unwrap()).max(1.0), "{kind}/{name} logits error {err}");
+        assert!(
+            err <= 1e-3 * max_abs(theirs.as_slice().unwrap()).max(1.0),
+            "{kind}/{name} logits error {err}"
+        );
     }
 }
 

@@ -42,7 +42,9 @@ fn a_prompt_gives_the_same_activations_alone_and_in_a_padded_batch() {
 fn kv_cache_and_full_recompute_agree_on_tokens_and_captures() {
     let Some(m) = model(SMOL) else { return };
     let prompts = encode(m, &["Once upon a time", "def add(a, b):"]);
-    let v: Vec<f32> = (0..m.config.d_model).map(|i| ((i * 7919) % 13) as f32 / 13.0 - 0.5).collect();
+    let v: Vec<f32> = (0..m.config.d_model)
+        .map(|i| ((i * 7919) % 13) as f32 / 13.0 - 0.5)
+        .collect();
     let points = [HookPoint::ResidPost(3), HookPoint::AttnZ(10), HookPoint::ResidPost(20)];
     let run = |use_cache: bool| {
         let mut hooks = HookSet::capture(points);
@@ -88,12 +90,17 @@ fn add_project_out_zero_and_replace_do_what_they_say() {
             h.intervene(iv, d, m.device()).unwrap();
         }
         m.run(&ids, &mut h, LogitsMode::None).unwrap();
-        (h.captured(at).unwrap().row(0), h.captured(HookPoint::ResidPost(9)).unwrap().row(0))
+        (
+            h.captured(at).unwrap().row(0),
+            h.captured(HookPoint::ResidPost(9)).unwrap().row(0),
+        )
     };
     let (base, base_next) = capture(None);
 
     // Add at prompt positions 1 and 2 only: exactly coef * v there, nothing elsewhere.
-    let (added, next) = capture(Some(Intervention::add(at, v.clone(), 2.0).at(Positions::At(vec![1, 2]))));
+    let (added, next) = capture(Some(
+        Intervention::add(at, v.clone(), 2.0).at(Positions::At(vec![1, 2])),
+    ));
     for pos in 0..s {
         for i in 0..d {
             let want = base[[pos, i]] + if pos == 1 || pos == 2 { 2.0 * v[i] } else { 0.0 };
@@ -102,7 +109,12 @@ fn add_project_out_zero_and_replace_do_what_they_say() {
     }
     // Causality: position 0 downstream is unchanged, later positions change.
     assert!(max_diff(next.row(0).as_slice().unwrap(), base_next.row(0).as_slice().unwrap()) < 1e-5);
-    assert!(max_diff(next.row(s - 1).as_slice().unwrap(), base_next.row(s - 1).as_slice().unwrap()) > 1e-3);
+    assert!(
+        max_diff(
+            next.row(s - 1).as_slice().unwrap(),
+            base_next.row(s - 1).as_slice().unwrap()
+        ) > 1e-3
+    );
 
     // Project out: the edited stream has no component along v.
     let (proj, _) = capture(Some(Intervention {
@@ -130,27 +142,41 @@ fn add_project_out_zero_and_replace_do_what_they_say() {
         edit: Edit::Replace { vector: v.clone() },
         positions: Positions::All,
     }));
-    assert!(rep.rows().into_iter().all(|r| max_diff(r.as_slice().unwrap(), &v) < 1e-6));
+    assert!(rep
+        .rows()
+        .into_iter()
+        .all(|r| max_diff(r.as_slice().unwrap(), &v) < 1e-6));
 }
 
 #[test]
 fn bad_hooks_and_vectors_are_clear_errors() {
-    let err = HookPoint::resolve("blocks.3.hook_resid_pots", 30).unwrap_err().to_string();
+    let err = HookPoint::resolve("blocks.3.hook_resid_pots", 30)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("hook_resid_pots") && err.contains("unknown"), "{err}");
-    let err = HookPoint::resolve("blocks.30.hook_resid_post", 30).unwrap_err().to_string();
+    let err = HookPoint::resolve("blocks.30.hook_resid_post", 30)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("out of range") && err.contains("30"), "{err}");
     let err = HookPoint::resolve("blocks.*.hook_nothing", 30).unwrap_err().to_string();
     assert!(err.contains("matches no hook point"), "{err}");
     assert_eq!(HookPoint::resolve("blocks.*.attn.hook_z", 30).unwrap().len(), 30);
     // Patterns only when asked for by name.
-    assert!(HookPoint::resolve("blocks.0.*", 30).unwrap().iter().all(|p| !matches!(p, HookPoint::AttnPattern(_))));
+    assert!(HookPoint::resolve("blocks.0.*", 30)
+        .unwrap()
+        .iter()
+        .all(|p| !matches!(p, HookPoint::AttnPattern(_))));
     for p in HookPoint::all(4, true) {
         assert_eq!(p.to_string().parse::<HookPoint>().unwrap(), p);
     }
 
     let mut hooks = HookSet::<Cpu>::default();
     let err = hooks
-        .intervene(Intervention::add(HookPoint::ResidPost(1), vec![0.0; 100], 1.0), 576, &Default::default())
+        .intervene(
+            Intervention::add(HookPoint::ResidPost(1), vec![0.0; 100], 1.0),
+            576,
+            &Default::default(),
+        )
         .unwrap_err()
         .to_string();
     assert!(err.contains("length 100") && err.contains("576"), "{err}");
@@ -169,7 +195,10 @@ fn attention_patterns_are_causal_distributions() {
         for q in 0..s {
             let row: f32 = (0..s).map(|k| p[[hd, q, k]]).sum();
             assert!((row - 1.0).abs() < 1e-5);
-            assert!((q + 1..s).all(|k| p[[hd, q, k]] == 0.0), "head {hd} query {q} attends to the future");
+            assert!(
+                (q + 1..s).all(|k| p[[hd, q, k]] == 0.0),
+                "head {hd} query {q} attends to the future"
+            );
         }
     }
 }

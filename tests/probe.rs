@@ -11,7 +11,9 @@ use mindlens::generate::SplitMix64;
 use mindlens::harvest::{harvest, ActivationStore, HarvestOptions, PositionSpec};
 use mindlens::hooks::HookPoint;
 use mindlens::probe::sweep::{evaluate_layer, sweep_units, SweepUnit};
-use mindlens::probe::{load_probe, run_sweep, Control, FitOptions, Labels, LinearProbe, ProbeKind, SweepOptions, Target};
+use mindlens::probe::{
+    load_probe, run_sweep, Control, FitOptions, Labels, LinearProbe, ProbeKind, SweepOptions, Target,
+};
 use ndarray::Array2;
 
 const SMOL: &str = "smollm2-135m-instruct";
@@ -49,7 +51,11 @@ fn a_planted_direction_is_recovered_and_the_control_sits_at_chance() {
     };
     let r = evaluate_layer(x.view(), &labels, &SweepOptions::default()).unwrap();
     assert!(r.accuracy > 0.91, "accuracy {}", r.accuracy); // Bayes: Phi(1.5) = 0.933
-    assert!((r.control_accuracy - 0.5).abs() < 0.05, "control {}", r.control_accuracy);
+    assert!(
+        (r.control_accuracy - 0.5).abs() < 0.05,
+        "control {}",
+        r.control_accuracy
+    );
     assert!(r.selectivity > 0.3);
     assert!(r.auroc > 0.97);
     assert!(r.test.ece < 0.05, "calibration error {}", r.test.ece);
@@ -61,10 +67,18 @@ fn a_planted_direction_is_recovered_and_the_control_sits_at_chance() {
         ..Default::default()
     };
     let r = evaluate_layer(x.view(), &labels, &opts).unwrap();
-    assert!((r.control_accuracy - 0.5).abs() < 0.1, "per-type control {}", r.control_accuracy);
+    assert!(
+        (r.control_accuracy - 0.5).abs() < 0.1,
+        "per-type control {}",
+        r.control_accuracy
+    );
 
     // Ridge recovers a continuous target along the same direction.
-    let t: Vec<f64> = x.rows().into_iter().map(|r| r.iter().zip(&u).map(|(a, b)| a * b).sum::<f64>() * 2.0 + 1.0).collect();
+    let t: Vec<f64> = x
+        .rows()
+        .into_iter()
+        .map(|r| r.iter().zip(&u).map(|(a, b)| a * b).sum::<f64>() * 2.0 + 1.0)
+        .collect();
     let p = LinearProbe::fit_regression(x.view(), &t, FitOptions::default()).unwrap();
     let dir = p.direction();
     assert!(cosine(&dir, &u.iter().map(|&v| v as f32).collect::<Vec<_>>()) > 0.999);
@@ -88,12 +102,31 @@ fn multiclass_sweeps_rank_the_informative_layer_first() {
         holdout: (0..n).map(|i| i % 10 == 0).collect(),
     };
     let units = vec![
-        SweepUnit { hook: HookPoint::ResidPost(0), head: None, x },
-        SweepUnit { hook: HookPoint::ResidPost(1), head: None, x: informative },
+        SweepUnit {
+            hook: HookPoint::ResidPost(0),
+            head: None,
+            x,
+        },
+        SweepUnit {
+            hook: HookPoint::ResidPost(1),
+            head: None,
+            x: informative,
+        },
     ];
-    let r = sweep_units(units, &labels, &SweepOptions::default(), "class", "blocks.*.hook_resid_post").unwrap();
+    let r = sweep_units(
+        units,
+        &labels,
+        &SweepOptions::default(),
+        "class",
+        "blocks.*.hook_resid_post",
+    )
+    .unwrap();
     assert_eq!(r.best["layer"], 1);
-    assert!((r.layers[0].accuracy - 1.0 / 3.0).abs() < 0.06, "{}", r.layers[0].accuracy);
+    assert!(
+        (r.layers[0].accuracy - 1.0 / 3.0).abs() < 0.06,
+        "{}",
+        r.layers[0].accuracy
+    );
     assert!(r.layers[1].accuracy > 0.8);
     assert!(r.layers[1].holdout.as_ref().unwrap().accuracy > 0.8);
     assert!((r.layers[1].control_accuracy - 1.0 / 3.0).abs() < 0.06);
@@ -114,13 +147,41 @@ fn smollm2_decodes_the_truth_of_capital_statements_at_middle_layers() {
     harvest(m, &data, &store_dir, &opts).unwrap();
     let store = ActivationStore::open(&store_dir).unwrap();
     let out = dir.path().join("sweep");
-    let r = run_sweep(&store, "blocks.*.hook_resid_post", "label", Some("country"), None, None, SweepOptions::default(), &out)
+    let r = run_sweep(
+        &store,
+        "blocks.*.hook_resid_post",
+        "label",
+        Some("country"),
+        None,
+        None,
+        SweepOptions::default(),
+        &out,
+    )
+    .unwrap();
+    let middle = r
+        .layers
+        .iter()
+        .filter(|l| (8..=22).contains(&l.layer.unwrap()))
+        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
         .unwrap();
-    let middle = r.layers.iter().filter(|l| (8..=22).contains(&l.layer.unwrap())).max_by(|a, b| a.accuracy.total_cmp(&b.accuracy)).unwrap();
-    assert!(middle.accuracy >= 0.75, "best middle-layer accuracy {}", middle.accuracy);
+    assert!(
+        middle.accuracy >= 0.75,
+        "best middle-layer accuracy {}",
+        middle.accuracy
+    );
     assert!(middle.auroc >= 0.85, "AUROC {}", middle.auroc);
-    assert!((middle.control_accuracy - 0.5).abs() <= 0.15, "control accuracy {}", middle.control_accuracy);
-    for f in ["results.json", "layer_curve.svg", "layer_curve.png", "pca_scatter.png", "probe/weights.npy"] {
+    assert!(
+        (middle.control_accuracy - 0.5).abs() <= 0.15,
+        "control accuracy {}",
+        middle.control_accuracy
+    );
+    for f in [
+        "results.json",
+        "layer_curve.svg",
+        "layer_curve.png",
+        "pca_scatter.png",
+        "probe/weights.npy",
+    ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
 
@@ -132,19 +193,32 @@ fn smollm2_decodes_the_truth_of_capital_statements_at_middle_layers() {
     std::fs::write(&new, "{\"text\": \"The capital of Italy is Rome.\", \"id\": 1}\n{\"text\": \"The capital of Italy is Oslo.\", \"id\": 2}\n").unwrap();
     let scores = dir.path().join("scores.jsonl");
     let o = Command::new(env!("CARGO_BIN_EXE_mindlens"))
-        .args(["probe", "apply", "--probe", out.join("probe").to_str().unwrap(), "--data", new.to_str().unwrap()])
+        .args([
+            "probe",
+            "apply",
+            "--probe",
+            out.join("probe").to_str().unwrap(),
+            "--data",
+            new.to_str().unwrap(),
+        ])
         .args(["--out", scores.to_str().unwrap(), "--per-token"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&scores).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&scores)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["id"], 1);
     assert_eq!(lines[0]["text"], "The capital of Italy is Rome.");
     let p_true = lines[0]["prob"].as_f64().unwrap();
     let p_false = lines[1]["prob"].as_f64().unwrap();
-    assert!(p_true > p_false, "P(true) for the true statement {p_true} vs the false one {p_false}");
+    assert!(
+        p_true > p_false,
+        "P(true) for the true statement {p_true} vs the false one {p_false}"
+    );
     let per = lines[0]["per_token"].as_array().unwrap();
     assert_eq!(per.len(), lines[0]["tokens"].as_array().unwrap().len());
     assert!((per.last().unwrap().as_f64().unwrap() - lines[0]["score"].as_f64().unwrap()).abs() < 1e-3);
@@ -152,7 +226,12 @@ fn smollm2_decodes_the_truth_of_capital_statements_at_middle_layers() {
     // `mindlens plot` redraws the figures from results.json alone.
     let redraw = dir.path().join("redraw");
     let o = Command::new(env!("CARGO_BIN_EXE_mindlens"))
-        .args(["plot", out.join("results.json").to_str().unwrap(), "--out", redraw.to_str().unwrap()])
+        .args([
+            "plot",
+            out.join("results.json").to_str().unwrap(),
+            "--out",
+            redraw.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -175,7 +254,17 @@ fn per_head_sweeps_of_attn_z_draw_a_heatmap() {
         pcs: 0,
         ..Default::default()
     };
-    let r = run_sweep(&store, "blocks.*.attn.hook_z", "label", Some("country"), None, None, sweep, &dir.path().join("s")).unwrap();
+    let r = run_sweep(
+        &store,
+        "blocks.*.attn.hook_z",
+        "label",
+        Some("country"),
+        None,
+        None,
+        sweep,
+        &dir.path().join("s"),
+    )
+    .unwrap();
     assert_eq!(r.layers.iter().filter(|l| l.head.is_some()).count(), 2 * 9);
     assert!(dir.path().join("s/head_heatmap.png").exists());
 }

@@ -28,7 +28,11 @@ struct Reference {
 }
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().expect("id list").iter().map(|x| x.as_u64().expect("id") as u32).collect()
+    v.as_array()
+        .expect("id list")
+        .iter()
+        .map(|x| x.as_u64().expect("id") as u32)
+        .collect()
 }
 
 fn reference(name: &str) -> Reference {
@@ -89,14 +93,22 @@ fn check_forward(name: &str) {
         let mut points = vec![HookPoint::Embed, HookPoint::FinalNorm];
         points.extend((0..n).map(HookPoint::ResidPost));
         let mut hooks = HookSet::capture(points);
-        let logits = m.run(std::slice::from_ref(&ids), &mut hooks, LogitsMode::All).expect("run");
+        let logits = m
+            .run(std::slice::from_ref(&ids), &mut hooks, LogitsMode::All)
+            .expect("run");
         let s = ids.len();
 
         let embed: Array2<f32> = mindlens::artifact::read_npy(&r.dir.join(format!("{}.embed.npy", p.name))).unwrap();
         let ours = hooks.captured(HookPoint::Embed).unwrap().row(0);
-        assert_close(&format!("{name}/{} hook_embed", p.name), ours.as_slice().unwrap(), embed.as_slice().unwrap(), d);
+        assert_close(
+            &format!("{name}/{} hook_embed", p.name),
+            ours.as_slice().unwrap(),
+            embed.as_slice().unwrap(),
+            d,
+        );
 
-        let resid: Array3<f32> = mindlens::artifact::read_npy(&r.dir.join(format!("{}.resid_post.npy", p.name))).unwrap();
+        let resid: Array3<f32> =
+            mindlens::artifact::read_npy(&r.dir.join(format!("{}.resid_post.npy", p.name))).unwrap();
         assert_eq!(resid.shape(), [n, s, d]);
         for l in 0..n {
             let ours = hooks.captured(HookPoint::ResidPost(l)).unwrap().row(0);
@@ -110,11 +122,17 @@ fn check_forward(name: &str) {
         }
         let fin: Array2<f32> = mindlens::artifact::read_npy(&r.dir.join(format!("{}.final_norm.npy", p.name))).unwrap();
         let ours = hooks.captured(HookPoint::FinalNorm).unwrap().row(0);
-        assert_close(&format!("{name}/{} ln_final", p.name), ours.as_slice().unwrap(), fin.as_slice().unwrap(), d);
+        assert_close(
+            &format!("{name}/{} ln_final", p.name),
+            ours.as_slice().unwrap(),
+            fin.as_slice().unwrap(),
+            d,
+        );
 
         // Logits: within 1e-2 at the reference's top-64 of every position and everywhere at the
         // last one; the same argmax wherever the reference's top-two margin exceeds 0.01.
-        let top_ids: Array2<i64> = mindlens::artifact::read_npy(&r.dir.join(format!("{}.logits_topk_ids.npy", p.name))).unwrap();
+        let top_ids: Array2<i64> =
+            mindlens::artifact::read_npy(&r.dir.join(format!("{}.logits_topk_ids.npy", p.name))).unwrap();
         let top_vals: Array2<f32> =
             mindlens::artifact::read_npy(&r.dir.join(format!("{}.logits_topk_vals.npy", p.name))).unwrap();
         let ours = &logits[0];
@@ -123,7 +141,11 @@ fn check_forward(name: &str) {
             for k in 0..top_ids.ncols() {
                 let (id, want) = (top_ids[[pos, k]] as usize, top_vals[[pos, k]]);
                 let got = ours[[pos, id]];
-                assert!((got - want).abs() <= 1e-2, "{name}/{} logit pos {pos} id {id}: {got} vs {want}", p.name);
+                assert!(
+                    (got - want).abs() <= 1e-2,
+                    "{name}/{} logit pos {pos} id {id}: {got} vs {want}",
+                    p.name
+                );
             }
             if top_vals[[pos, 0]] - top_vals[[pos, 1]] > 0.01 {
                 let row = ours.row(pos);
@@ -131,7 +153,8 @@ fn check_forward(name: &str) {
                 assert_eq!(argmax as i64, top_ids[[pos, 0]], "{name}/{} argmax at {pos}", p.name);
             }
         }
-        let last: Array1<f32> = mindlens::artifact::read_npy(&r.dir.join(format!("{}.logits_last.npy", p.name))).unwrap();
+        let last: Array1<f32> =
+            mindlens::artifact::read_npy(&r.dir.join(format!("{}.logits_last.npy", p.name))).unwrap();
         let err = max_diff(ours.row(s - 1).as_slice().unwrap(), last.as_slice().unwrap());
         assert!(err <= 1e-2, "{name}/{}: last-position logits max error {err}", p.name);
     }
@@ -153,10 +176,18 @@ fn check_generation(name: &str) {
         let mut hooks = HookSet::default();
         let point = HookPoint::ResidPost(r.steer_layer);
         hooks
-            .intervene(Intervention::add(point, r.steer.clone(), r.steer_coef), m.config.d_model, m.device())
+            .intervene(
+                Intervention::add(point, r.steer.clone(), r.steer_coef),
+                m.config.d_model,
+                m.device(),
+            )
             .unwrap();
         let out = m.generate(std::slice::from_ref(ids), &opts, &mut hooks).unwrap();
-        assert_eq!(out[0].tokens, p.steered, "{name}/{}: steered greedy tokens differ", p.name);
+        assert_eq!(
+            out[0].tokens, p.steered,
+            "{name}/{}: steered greedy tokens differ",
+            p.name
+        );
     }
     // The steering reference must actually steer, or the check above proves nothing.
     let changed = r.prompts.iter().filter(|p| p.greedy != p.steered).count();

@@ -11,7 +11,9 @@ use common::{fixture, model};
 use mindlens::prelude::*;
 use mindlens::steer::export::{export_gguf, import_gguf};
 use mindlens::steer::extract::{extract, ExtractOptions, Method};
-use mindlens::steer::sweep::{option_probabilities, pairs_from_items, read_items, sweep, SweepSettings, NEUTRAL_PROMPTS};
+use mindlens::steer::sweep::{
+    option_probabilities, pairs_from_items, read_items, sweep, SweepSettings, NEUTRAL_PROMPTS,
+};
 use mindlens::steer::{add_ablation, add_steering, SteeringVectors, Strength};
 
 const SMOL: &str = "smollm2-135m-instruct";
@@ -25,7 +27,11 @@ fn sentiment_vector_moves_held_out_behaviour_monotonically_with_small_kl() {
     let Some(m) = model(SMOL) else { return };
     let train = read_items(&data("sentiment_train.jsonl")).unwrap();
     // Every other held-out item keeps the test fast; each is scored in both option orders.
-    let test: Vec<_> = read_items(&data("sentiment_test.jsonl")).unwrap().into_iter().step_by(2).collect();
+    let test: Vec<_> = read_items(&data("sentiment_test.jsonl"))
+        .unwrap()
+        .into_iter()
+        .step_by(2)
+        .collect();
     let pairs = pairs_from_items(m, &train).unwrap();
     assert_eq!(pairs.len(), 2 * train.len());
     let opts = ExtractOptions {
@@ -38,7 +44,10 @@ fn sentiment_vector_moves_held_out_behaviour_monotonically_with_small_kl() {
     assert!(stats["mean_diff_sign_agreement"].as_f64().unwrap() > 0.9, "{stats}");
     assert!(stats["cosine_mean_diff_pca"].as_f64().unwrap() > 0.8, "{stats}");
 
-    let neutral: Vec<Vec<u32>> = NEUTRAL_PROMPTS.iter().map(|t| m.tokenizer.encode(t, true).unwrap()).collect();
+    let neutral: Vec<Vec<u32>> = NEUTRAL_PROMPTS
+        .iter()
+        .map(|t| m.tokenizer.encode(t, true).unwrap())
+        .collect();
     let settings = SweepSettings {
         layers: vec![16],
         alphas: vec![-0.3, -0.1, 0.0, 0.1, 0.3],
@@ -50,11 +59,17 @@ fn sentiment_vector_moves_held_out_behaviour_monotonically_with_small_kl() {
     let r = sweep(m, &v, &test, &neutral, &settings, &indicatif::ProgressBar::hidden()).unwrap();
     let metrics: Vec<f64> = r.grid.iter().map(|g| g.metric).collect();
     for w in metrics.windows(2) {
-        assert!(w[1] > w[0], "behaviour must rise with alpha on held-out items: {metrics:?}");
+        assert!(
+            w[1] > w[0],
+            "behaviour must rise with alpha on held-out items: {metrics:?}"
+        );
     }
     assert!(metrics[4] - metrics[0] > 0.15, "effect too small: {metrics:?}");
     let base = r.baseline["metric"].as_f64().unwrap();
-    assert!((metrics[2] - base).abs() < 1e-9, "alpha 0 must equal the unsteered baseline");
+    assert!(
+        (metrics[2] - base).abs() < 1e-9,
+        "alpha 0 must equal the unsteered baseline"
+    );
     let kl: Vec<f64> = r.grid.iter().map(|g| g.kl).collect();
     assert!(kl[2] < 1e-9 && kl[3] < 0.1, "KL at alpha 0 and 0.1: {kl:?}");
     assert!(r.grid.iter().all(|g| g.perplexity.is_finite() && g.perplexity > 1.0));
@@ -75,7 +90,13 @@ fn gguf_round_trip_reproduces_generations_and_ablation_removes_the_direction() {
     let dir = tempfile::tempdir().unwrap();
     v.save(&dir.path().join("vec")).unwrap();
     let gguf = dir.path().join("v.gguf");
-    export_gguf(&SteeringVectors::load(&dir.path().join("vec")).unwrap(), "llama", 30, &gguf).unwrap();
+    export_gguf(
+        &SteeringVectors::load(&dir.path().join("vec")).unwrap(),
+        "llama",
+        30,
+        &gguf,
+    )
+    .unwrap();
     let back = import_gguf(&gguf).unwrap();
     assert_eq!(back.layers, v.layers);
 
@@ -87,16 +108,24 @@ fn gguf_round_trip_reproduces_generations_and_ablation_removes_the_direction() {
     let gen = |vs: &SteeringVectors| {
         let mut h = HookSet::default();
         add_steering(&mut h, m, vs, &[6, 10], Strength::Absolute(2.0), Positions::All).unwrap();
-        m.generate(std::slice::from_ref(&ids), &opts, &mut h).unwrap()[0].tokens.clone()
+        m.generate(std::slice::from_ref(&ids), &opts, &mut h).unwrap()[0]
+            .tokens
+            .clone()
     };
     let (a, b) = (gen(&v), gen(&back));
     assert_eq!(a, b);
-    assert_ne!(a, m.generate(std::slice::from_ref(&ids), &opts, &mut NoHooks).unwrap()[0].tokens);
+    assert_ne!(
+        a,
+        m.generate(std::slice::from_ref(&ids), &opts, &mut NoHooks).unwrap()[0].tokens
+    );
 
     // Layer 0 has no llama.cpp slot: export refuses it.
     let mut with0 = v.clone();
     with0.layers.insert(0, v.layers[&6].clone());
-    assert!(export_gguf(&with0, "llama", 30, &dir.path().join("bad.gguf")).unwrap_err().to_string().contains("layer 0"));
+    assert!(export_gguf(&with0, "llama", 30, &dir.path().join("bad.gguf"))
+        .unwrap_err()
+        .to_string()
+        .contains("layer 0"));
 
     // Directional ablation: the residual stream keeps no component along the direction.
     let dirv = v.layers[&10].clone();
@@ -139,33 +168,78 @@ fn steer_cli_extract_sweep_export_import() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     let run = |args: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_mindlens")).args(args).output().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_mindlens"))
+            .args(args)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
         o
     };
     let train = data("sentiment_train.jsonl");
     let test = dir.path().join("test.jsonl");
-    let four: Vec<String> = std::fs::read_to_string(data("sentiment_test.jsonl")).unwrap().lines().take(4).map(String::from).collect();
+    let four: Vec<String> = std::fs::read_to_string(data("sentiment_test.jsonl"))
+        .unwrap()
+        .lines()
+        .take(4)
+        .map(String::from)
+        .collect();
     std::fs::write(&test, four.join("\n")).unwrap();
-    run(&["steer", "extract", "--items", train.to_str().unwrap(), "--layers", "7..8", "--out", &p("vec")]);
+    run(&[
+        "steer",
+        "extract",
+        "--items",
+        train.to_str().unwrap(),
+        "--layers",
+        "7..8",
+        "--out",
+        &p("vec"),
+    ]);
     assert!(dir.path().join("vec/layer_7.npy").exists() && dir.path().join("vec/meta.json").exists());
     run(&[
-        "steer", "sweep", "--vector", &p("vec"), "--eval", test.to_str().unwrap(), "--layers", "7,8", "--alphas",
-        "-0.1,0,0.1", "--relative", "--out", &p("sweep"),
+        "steer",
+        "sweep",
+        "--vector",
+        &p("vec"),
+        "--eval",
+        test.to_str().unwrap(),
+        "--layers",
+        "7,8",
+        "--alphas",
+        "-0.1,0,0.1",
+        "--relative",
+        "--out",
+        &p("sweep"),
     ]);
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("sweep/results.json")).unwrap()).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("sweep/results.json")).unwrap()).unwrap();
     assert_eq!(r["grid"].as_array().unwrap().len(), 6);
     for k in ["layer", "alpha", "metric", "metric_std", "kl", "perplexity"] {
         assert!(r["grid"][0].get(k).is_some(), "grid lacks {k}");
     }
     assert!(r["chosen"]["layer"].is_u64());
-    for f in ["dose_response.png", "dose_response.svg", "layer_alpha_heatmap.png", "samples.md"] {
+    for f in [
+        "dose_response.png",
+        "dose_response.svg",
+        "layer_alpha_heatmap.png",
+        "samples.md",
+    ] {
         assert!(dir.path().join("sweep").join(f).exists(), "{f}");
     }
     run(&["steer", "export-gguf", "--vector", &p("vec"), "--out", &p("v.gguf")]);
     run(&["steer", "import-gguf", &p("v.gguf"), "--out", &p("back")]);
     let gen = |v: &str| {
-        let o = run(&["steer", "apply", "--vector", v, "--alpha", "3", "--max-new-tokens", "10", "--json", "Today I feel"]);
+        let o = run(&[
+            "steer",
+            "apply",
+            "--vector",
+            v,
+            "--alpha",
+            "3",
+            "--max-new-tokens",
+            "10",
+            "--json",
+            "Today I feel",
+        ]);
         String::from_utf8_lossy(&o.stdout).to_string()
     };
     assert_eq!(gen(&p("vec")), gen(&p("back")));

@@ -35,26 +35,18 @@ fn root() -> PathBuf {
 fn load(rel: &str) -> Option<Tokenizer> {
     let path = root().join("models").join(rel);
     if !path.exists() {
-        eprintln!(
-            "skipping: {} not found (run models/fetch.sh)",
-            path.display()
-        );
+        eprintln!("skipping: {} not found (run models/fetch.sh)", path.display());
         return None;
     }
     let file = GgufFile::open(&path).unwrap();
     let t = Instant::now();
     let tok = Tokenizer::from_gguf(&file).unwrap();
-    println!(
-        "{rel}: tokenizer built in {:.3} s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("{rel}: tokenizer built in {:.3} s", t.elapsed().as_secs_f64());
     Some(tok)
 }
 
 fn cases(model: &str) -> Option<Vec<Case>> {
-    let path = root()
-        .join("tests/fixtures/tokenizer")
-        .join(format!("{model}.json"));
+    let path = root().join("tests/fixtures/tokenizer").join(format!("{model}.json"));
     if !path.exists() {
         eprintln!(
             "skipping: {} not found (run scripts/make_tokenizer_fixtures.py)",
@@ -82,17 +74,10 @@ fn check_parity(model: &str, tok: &Tokenizer) {
             ));
         }
         if decoded != c.decoded {
-            failures.push(format!(
-                "{:?}: decoded {decoded:?} != {:?}",
-                c.text, c.decoded
-            ));
+            failures.push(format!("{:?}: decoded {decoded:?} != {:?}", c.text, c.decoded));
         }
         if let Some(expected) = &c.tokens {
-            let got: Vec<String> = c
-                .ids
-                .iter()
-                .map(|&id| tok.token_str(id).unwrap_or_default())
-                .collect();
+            let got: Vec<String> = c.ids.iter().map(|&id| tok.token_str(id).unwrap_or_default()).collect();
             if &got != expected {
                 failures.push(format!("{:?}: tokens {got:?} != {expected:?}", c.text));
             }
@@ -100,10 +85,7 @@ fn check_parity(model: &str, tok: &Tokenizer) {
         if let Some(expected) = &c.decoded_skip_special {
             let got = tok.decode(&c.ids, true).unwrap();
             if &got != expected {
-                failures.push(format!(
-                    "{:?}: decoded (skip special) {got:?} != {expected:?}",
-                    c.text
-                ));
+                failures.push(format!("{:?}: decoded (skip special) {got:?} != {expected:?}", c.text));
             }
         }
     }
@@ -133,11 +115,7 @@ fn smollm2_matches_transformers() {
     assert_eq!(tok.eos_ids.first(), Some(&im_end));
     assert!(tok.is_special(im_end) && !tok.is_special(tok.token_id("Ġthe").unwrap()));
     assert_eq!(tok.encode("<|im_start|>user", false).unwrap()[0], im_start);
-    assert!(tok
-        .chat_template
-        .as_deref()
-        .unwrap_or("")
-        .contains("<|im_start|>"));
+    assert!(tok.chat_template.as_deref().unwrap_or("").contains("<|im_start|>"));
     check_parity("smollm2-135m-instruct", &tok);
 }
 
@@ -153,10 +131,7 @@ fn gemma3_matches_transformers() {
     let eot = tok.token_id("<end_of_turn>").unwrap();
     assert!(tok.eos_ids.contains(&eot));
     // The GGUF has no template; the built-in Gemma 3 one fills in.
-    assert_eq!(
-        tok.chat_template.as_deref(),
-        Some(mindlens::chat::GEMMA3_CHAT_TEMPLATE)
-    );
+    assert_eq!(tok.chat_template.as_deref(), Some(mindlens::chat::GEMMA3_CHAT_TEMPLATE));
     // Byte tokens are vocabulary entries, not added tokens: the literal text
     // "<0x0A>" must not encode as the newline byte token.
     let byte_nl = tok.token_id("<0x0A>").unwrap();
@@ -194,32 +169,19 @@ fn hf_dir_matches_transformers() {
             eprintln!("skipping: {} not found", reference.display());
             continue;
         }
-        let r: Reference =
-            serde_json::from_str(&std::fs::read_to_string(&reference).unwrap()).unwrap();
+        let r: Reference = serde_json::from_str(&std::fs::read_to_string(&reference).unwrap()).unwrap();
         let tok = Tokenizer::from_hf_dir(&dir).unwrap();
         assert_eq!(tok.add_bos, adds_bos, "{name}");
         for s in &r.tokenizer_samples {
-            assert_eq!(
-                tok.encode(&s.text, true).unwrap(),
-                s.ids,
-                "{name}: {:?}",
-                s.text
-            );
+            assert_eq!(tok.encode(&s.text, true).unwrap(), s.ids, "{name}: {:?}", s.text);
             assert_eq!(
                 tok.encode(&s.text, false).unwrap(),
                 s.ids_no_special,
                 "{name}: {:?}",
                 s.text
             );
-            assert_eq!(
-                tok.decode(&s.ids_no_special, false).unwrap(),
-                s.text,
-                "{name}"
-            );
+            assert_eq!(tok.decode(&s.ids_no_special, false).unwrap(), s.text, "{name}");
         }
-        println!(
-            "{name}: {} tiny-checkpoint samples match",
-            r.tokenizer_samples.len()
-        );
+        println!("{name}: {} tiny-checkpoint samples match", r.tokenizer_samples.len());
     }
 }

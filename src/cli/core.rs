@@ -172,7 +172,10 @@ pub(super) fn tokenize(a: TokenizeArgs) -> Result<()> {
         } else {
             m.tokenizer.encode(&a.text, !a.no_special)?
         };
-        let pieces: Vec<String> = ids.iter().map(|&i| m.tokenizer.token_str(i).unwrap_or_default()).collect();
+        let pieces: Vec<String> = ids
+            .iter()
+            .map(|&i| m.tokenizer.token_str(i).unwrap_or_default())
+            .collect();
         println!("{}", serde_json::json!({"ids": ids, "tokens": pieces}));
         Ok(())
     })
@@ -193,7 +196,8 @@ pub(super) fn generate(a: GenerateArgs) -> Result<()> {
             let point: HookPoint = format!("blocks.{layer}.hook_resid_post").parse()?;
             HookPoint::resolve(&point.to_string(), m.config.n_layers)?;
             let v = crate::artifact::read_vector(path)?;
-            hooks.intervene(Intervention::add(point, v, a.steer_coef), m.config.d_model, &dev)
+            hooks
+                .intervene(Intervention::add(point, v, a.steer_coef), m.config.d_model, &dev)
                 .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
         }
         let opts = GenerateOptions {

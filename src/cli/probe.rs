@@ -102,7 +102,11 @@ pub(super) fn probe(action: ProbeAction) -> Result<()> {
                 "permute" => Some(Control::Permute),
                 "none" => None,
                 c if c.starts_with("type:") => Some(Control::PerType(Vec::new())),
-                other => return Err(Error::Invalid(format!("unknown --control {other:?} (permute, type:FIELD, none)"))),
+                other => {
+                    return Err(Error::Invalid(format!(
+                        "unknown --control {other:?} (permute, type:FIELD, none)"
+                    )))
+                }
             };
             let type_field = a.control.strip_prefix("type:");
             let holdout = match &a.holdout {
@@ -126,7 +130,16 @@ pub(super) fn probe(action: ProbeAction) -> Result<()> {
                     ridge_alpha: a.ridge_alpha,
                 },
             };
-            let r = run_sweep(&store, &a.hook, &a.label, a.group.as_deref(), holdout, type_field, opts, &a.out)?;
+            let r = run_sweep(
+                &store,
+                &a.hook,
+                &a.label,
+                a.group.as_deref(),
+                holdout,
+                type_field,
+                opts,
+                &a.out,
+            )?;
             let best = &r.best;
             eprintln!(
                 "swept {} units of {} rows; best {} acc {:.3} (selectivity {:.3}); wrote {}",
@@ -146,7 +159,11 @@ pub(super) fn probe(action: ProbeAction) -> Result<()> {
                     let m = Model::<B>::load(&a.model.model, &dev)?;
                     apply::apply_to_data(&a.probe, &m, d, &a.out, a.per_token)
                 })?,
-                (None, None) => return Err(Error::Invalid("give --data FILE.jsonl (with --model) or --store STORE".into())),
+                (None, None) => {
+                    return Err(Error::Invalid(
+                        "give --data FILE.jsonl (with --model) or --store STORE".into(),
+                    ))
+                }
             };
             eprintln!("scored {n} rows into {}", a.out.display());
             Ok(())
@@ -158,10 +175,12 @@ pub(super) fn plot(a: PlotArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.results).map_err(|e| Error::io(&a.results, e))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Error::bad_file(&a.results, format!("not JSON: {e}")))?;
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| a.results.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")));
+    let out = a.out.clone().unwrap_or_else(|| {
+        a.results
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let files = match v.get("kind").and_then(|k| k.as_str()) {
         Some("probe-sweep") => {

@@ -14,7 +14,9 @@ use crate::model::Model;
 use crate::prompts::{read_jsonl, PromptInput};
 use crate::steer::export::{export_gguf, import_gguf};
 use crate::steer::extract::{extract, read_pairs, ExtractOptions, Method};
-use crate::steer::sweep::{pairs_from_items, read_items, samples_markdown, sweep, ScoreMode, SweepSettings, NEUTRAL_PROMPTS};
+use crate::steer::sweep::{
+    pairs_from_items, read_items, samples_markdown, sweep, ScoreMode, SweepSettings, NEUTRAL_PROMPTS,
+};
 use crate::steer::{add_ablation, add_steering, SteeringVectors, Strength};
 
 #[derive(Subcommand, Debug)]
@@ -54,7 +56,10 @@ pub(super) enum SteerAction {
 fn parse_layers(s: &str) -> Result<Vec<usize>> {
     let bad = || Error::Invalid(format!("bad layer list {s:?} (use A..B or A,B,C)"));
     if let Some((a, b)) = s.split_once("..") {
-        let (a, b): (usize, usize) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        let (a, b): (usize, usize) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
         if a > b {
             return Err(bad());
         }
@@ -70,7 +75,11 @@ fn parse_positions(s: &str) -> Result<Positions> {
         "generated" => Positions::Generated,
         _ => match s.strip_prefix("from:").map(str::parse) {
             Some(Ok(p)) => Positions::From(p),
-            _ => return Err(Error::Invalid(format!("bad --positions {s:?} (all, prompt, generated, from:N)"))),
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "bad --positions {s:?} (all, prompt, generated, from:N)"
+                )))
+            }
         },
     })
 }
@@ -175,7 +184,11 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
     match action {
         SteerAction::Extract(a) => with_backend!(a.model.device, |B, dev| {
             let m = Model::<B>::load(&a.model.model, &dev)?;
-            let default = if a.items.is_some() { "mean-from:response" } else { "last" };
+            let default = if a.items.is_some() {
+                "mean-from:response"
+            } else {
+                "last"
+            };
             let positions: PositionSpec = a.positions.as_deref().unwrap_or(default).parse()?;
             if !matches!(positions, PositionSpec::Last | PositionSpec::MeanFrom(_)) {
                 return Err(Error::Invalid("--positions must be last or mean-from:FIELD".into()));
@@ -209,7 +222,11 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
                     Some(s) => parse_layers(s)?,
                     None => v.layers.keys().copied().collect(),
                 };
-                let strength = if a.relative { Strength::Relative(a.alpha) } else { Strength::Absolute(a.alpha) };
+                let strength = if a.relative {
+                    Strength::Relative(a.alpha)
+                } else {
+                    Strength::Absolute(a.alpha)
+                };
                 add_steering(&mut hooks, &m, &v, &layers, strength, parse_positions(&a.positions)?)?;
             }
             let inputs: Vec<PromptInput> = match (&a.prompt, &a.prompts) {
@@ -246,13 +263,23 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
             }
             let items = read_items(&a.eval)?;
             let neutral: Vec<Vec<u32>> = match &a.neutral {
-                Some(f) => read_jsonl(f)?.iter().map(|r| m.encode(&r.input)).collect::<Result<_>>()?,
-                None => NEUTRAL_PROMPTS.iter().map(|t| m.tokenizer.encode(t, true)).collect::<Result<_, _>>()?,
+                Some(f) => read_jsonl(f)?
+                    .iter()
+                    .map(|r| m.encode(&r.input))
+                    .collect::<Result<_>>()?,
+                None => NEUTRAL_PROMPTS
+                    .iter()
+                    .map(|t| m.tokenizer.encode(t, true))
+                    .collect::<Result<_, _>>()?,
             };
             let alphas = a
                 .alphas
                 .split(',')
-                .map(|x| x.trim().parse::<f32>().map_err(|_| Error::Invalid(format!("bad alpha {x:?}"))))
+                .map(|x| {
+                    x.trim()
+                        .parse::<f32>()
+                        .map_err(|_| Error::Invalid(format!("bad alpha {x:?}")))
+                })
                 .collect::<Result<Vec<_>>>()?;
             let settings = SweepSettings {
                 layers: parse_layers(&a.layers)?,
@@ -273,7 +300,10 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
             crate::artifact::write_json(&a.out.join("results.json"), &r)?;
             crate::steer::figures::sweep_figures(&r, &a.out)?;
             if let Some(c) = &r.chosen {
-                let (layer, alpha) = (c["layer"].as_u64().unwrap_or(0) as usize, c["alpha"].as_f64().unwrap_or(0.0) as f32);
+                let (layer, alpha) = (
+                    c["layer"].as_u64().unwrap_or(0) as usize,
+                    c["alpha"].as_f64().unwrap_or(0.0) as f32,
+                );
                 let md = samples_markdown(&m, &v, &items, layer, alpha, a.relative)?;
                 crate::artifact::write_atomic(&a.out.join("samples.md"), |f| {
                     use std::io::Write;
@@ -283,14 +313,24 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
             eprintln!(
                 "baseline {:.3}; chosen {}; wrote {}",
                 r.baseline["metric"].as_f64().unwrap_or(f64::NAN),
-                r.chosen.as_ref().map_or("none (no setting within the KL bound)".to_string(), |c| c.to_string()),
+                r.chosen
+                    .as_ref()
+                    .map_or("none (no setting within the KL bound)".to_string(), |c| c.to_string()),
                 a.out.join("results.json").display()
             );
             Ok(())
         }),
-        SteerAction::ExportGguf { vector, out, model, force } => {
+        SteerAction::ExportGguf {
+            vector,
+            out,
+            model,
+            force,
+        } => {
             if out.exists() && !force {
-                return Err(Error::Invalid(format!("{} exists; pass --force to replace it", out.display())));
+                return Err(Error::Invalid(format!(
+                    "{} exists; pass --force to replace it",
+                    out.display()
+                )));
             }
             let v = SteeringVectors::load(&vector)?;
             let spec = model.unwrap_or_else(|| v.meta.model.clone());

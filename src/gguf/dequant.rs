@@ -274,11 +274,7 @@ fn q3_k(b: &[u8; 110], y: &mut [f32; 256]) {
     // from bytes 8..12 (the kmask1/kmask2 shuffle in ggml).
     let mut scales = [0i8; 16];
     for (i, s) in scales.iter_mut().enumerate() {
-        let low = if i < 8 {
-            sc_raw[i] & 0x0F
-        } else {
-            sc_raw[i - 8] >> 4
-        };
+        let low = if i < 8 { sc_raw[i] & 0x0F } else { sc_raw[i - 8] >> 4 };
         let high = (sc_raw[8 + i % 4] >> (2 * (i / 4))) & 3;
         *s = ((low | (high << 4)) as i8).wrapping_sub(32);
     }

@@ -232,10 +232,7 @@ impl GgufFile {
     }
 
     /// Parses a GGUF image held in memory. `label` names it in errors.
-    pub fn from_bytes(
-        bytes: impl Into<Arc<[u8]>>,
-        label: impl Into<String>,
-    ) -> Result<GgufFile, GgufError> {
+    pub fn from_bytes(bytes: impl Into<Arc<[u8]>>, label: impl Into<String>) -> Result<GgufFile, GgufError> {
         Self::parse(label.into(), Backing::Bytes(bytes.into()))
     }
 
@@ -342,20 +339,11 @@ impl GgufFile {
         self.meta(key).ok_or_else(|| self.missing(key))
     }
 
-    fn int_in<T: TryFrom<i128>>(
-        &self,
-        key: &str,
-        v: &MetaValue,
-        expected: &'static str,
-    ) -> Result<T, GgufError> {
+    fn int_in<T: TryFrom<i128>>(&self, key: &str, v: &MetaValue, expected: &'static str) -> Result<T, GgufError> {
         match v.as_int() {
-            Some(i) => T::try_from(i).map_err(|_| {
-                self.wrong(
-                    key,
-                    expected,
-                    format!("{} {i} (out of range)", v.type_name()),
-                )
-            }),
+            Some(i) => {
+                T::try_from(i).map_err(|_| self.wrong(key, expected, format!("{} {i} (out of range)", v.type_name())))
+            }
             None => Err(self.wrong(key, expected, v.type_name())),
         }
     }
@@ -386,21 +374,18 @@ impl GgufFile {
     /// A string.
     pub fn get_str(&self, key: &str) -> Result<&str, GgufError> {
         let v = self.require(key)?;
-        v.as_str()
-            .ok_or_else(|| self.wrong(key, "a string", v.type_name()))
+        v.as_str().ok_or_else(|| self.wrong(key, "a string", v.type_name()))
     }
 
     /// A bool.
     pub fn get_bool(&self, key: &str) -> Result<bool, GgufError> {
         let v = self.require(key)?;
-        v.as_bool()
-            .ok_or_else(|| self.wrong(key, "a bool", v.type_name()))
+        v.as_bool().ok_or_else(|| self.wrong(key, "a bool", v.type_name()))
     }
 
     fn array(&self, key: &str, expected: &'static str) -> Result<&[MetaValue], GgufError> {
         let v = self.require(key)?;
-        v.as_array()
-            .ok_or_else(|| self.wrong(key, expected, v.type_name()))
+        v.as_array().ok_or_else(|| self.wrong(key, expected, v.type_name()))
     }
 
     /// An array of strings, borrowed from the parsed metadata.
@@ -523,12 +508,10 @@ impl GgufFile {
     /// Dequantises tensor `name` to `f32`; returns the values (row-major) and
     /// the shape in PyTorch order.
     pub fn dequantize(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>), GgufError> {
-        let info = self
-            .tensor_info(name)
-            .ok_or_else(|| GgufError::TensorNotFound {
-                file: self.label.clone(),
-                name: name.to_string(),
-            })?;
+        let info = self.tensor_info(name).ok_or_else(|| GgufError::TensorNotFound {
+            file: self.label.clone(),
+            name: name.to_string(),
+        })?;
         self.dequantize_info(info)
     }
 
@@ -538,15 +521,14 @@ impl GgufFile {
             return Err(self.unsupported(info));
         }
         let bytes = self.tensor_bytes(info)?;
-        let values =
-            dequant::dequantize(info.ggml_type, bytes, info.n_elements()).map_err(|e| match e {
-                DequantError::Unsupported(_) => self.unsupported(info),
-                other => GgufError::BadTensor {
-                    file: self.label.clone(),
-                    name: info.name.clone(),
-                    reason: other.to_string(),
-                },
-            })?;
+        let values = dequant::dequantize(info.ggml_type, bytes, info.n_elements()).map_err(|e| match e {
+            DequantError::Unsupported(_) => self.unsupported(info),
+            other => GgufError::BadTensor {
+                file: self.label.clone(),
+                name: info.name.clone(),
+                reason: other.to_string(),
+            },
+        })?;
         Ok((values, info.shape()))
     }
 }

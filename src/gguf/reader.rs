@@ -124,12 +124,7 @@ fn value_type_name(ty: u32) -> String {
     }
 }
 
-fn read_value(
-    c: &mut Cursor<'_>,
-    ty: u32,
-    key: &str,
-    depth: usize,
-) -> Result<MetaValue, GgufError> {
+fn read_value(c: &mut Cursor<'_>, ty: u32, key: &str, depth: usize) -> Result<MetaValue, GgufError> {
     let what = || format!("value of metadata key '{key}'");
     Ok(match ty {
         0 => MetaValue::U8(c.u8(&what)?),
@@ -143,20 +138,12 @@ fn read_value(
         8 => MetaValue::String(c.string(&what)?),
         9 => {
             if depth >= MAX_ARRAY_DEPTH {
-                return Err(bad_meta(
-                    c,
-                    key,
-                    format!("arrays nested deeper than {MAX_ARRAY_DEPTH}"),
-                ));
+                return Err(bad_meta(c, key, format!("arrays nested deeper than {MAX_ARRAY_DEPTH}")));
             }
             let what_ty = || format!("array element type of metadata key '{key}'");
             let elem_ty = c.u32(&what_ty)?;
             let Some(min_size) = min_encoded_size(elem_ty) else {
-                return Err(bad_meta(
-                    c,
-                    key,
-                    format!("array of unknown value type {elem_ty}"),
-                ));
+                return Err(bad_meta(c, key, format!("array of unknown value type {elem_ty}")));
             };
             let what_n = || format!("array length of metadata key '{key}'");
             let n = c.u64(&what_n)?;
@@ -164,12 +151,7 @@ fn read_value(
             let needed = n.checked_mul(min_size as u64);
             if needed.is_none_or(|b| b > c.remaining() as u64) {
                 return Err(c.truncated(
-                    &|| {
-                        format!(
-                            "{n} {} elements of metadata key '{key}'",
-                            value_type_name(elem_ty)
-                        )
-                    },
+                    &|| format!("{n} {} elements of metadata key '{key}'", value_type_name(elem_ty)),
                     needed.unwrap_or(u64::MAX),
                 ));
             }
@@ -248,10 +230,7 @@ pub(super) fn parse(buf: &[u8], label: &str) -> Result<Parsed, GgufError> {
                 return Err(bad_meta(
                     &c,
                     KEY_ALIGNMENT,
-                    format!(
-                        "must be a power-of-two integer, found {} {v}",
-                        v.type_name()
-                    ),
+                    format!("must be a power-of-two integer, found {} {v}", v.type_name()),
                 ))
             }
         },
@@ -270,9 +249,7 @@ pub(super) fn parse(buf: &[u8], label: &str) -> Result<Parsed, GgufError> {
         };
         let n_dims = c.u32(&|| format!("dimension count of tensor '{name}'"))?;
         if n_dims > MAX_DIMS {
-            return Err(bad(format!(
-                "{n_dims} dimensions (at most {MAX_DIMS} allowed)"
-            )));
+            return Err(bad(format!("{n_dims} dimensions (at most {MAX_DIMS} allowed)")));
         }
         let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {

@@ -62,8 +62,7 @@ impl Builder {
 
     fn tensor_at(&mut self, name: &str, dims: &[u64], ty: u32, offset: u64) -> &mut Self {
         put_str(&mut self.infos, name);
-        self.infos
-            .extend_from_slice(&(dims.len() as u32).to_le_bytes());
+        self.infos.extend_from_slice(&(dims.len() as u32).to_le_bytes());
         for d in dims {
             self.infos.extend_from_slice(&d.to_le_bytes());
         }
@@ -169,10 +168,7 @@ fn parses_all_value_types() {
     );
     assert_eq!(f.metadata().count(), 15);
     assert_eq!(f.get_opt_u32("nope").unwrap(), None);
-    assert_eq!(
-        f.get_opt_str("general.architecture").unwrap(),
-        Some("llama")
-    );
+    assert_eq!(f.get_opt_str("general.architecture").unwrap(), Some("llama"));
 }
 
 #[test]
@@ -188,10 +184,7 @@ fn getter_errors_name_key_and_file() {
     assert!(e.contains("string") && e.contains("f32"), "{e}");
     assert!(f.get_i32_array("strs").is_err());
     assert!(f.get_opt_bool("u8").is_err());
-    assert!(matches!(
-        f.get_bool("nope"),
-        Err(GgufError::MissingKey { .. })
-    ));
+    assert!(matches!(f.get_bool("nope"), Err(GgufError::MissingKey { .. })));
 }
 
 #[test]
@@ -209,10 +202,7 @@ fn tensors_and_shapes() {
     let (v, shape) = f.dequantize("q").unwrap();
     assert_eq!(shape, vec![32]);
     assert_eq!(v[5], 10.0);
-    assert!(matches!(
-        f.dequantize("nope"),
-        Err(GgufError::TensorNotFound { .. })
-    ));
+    assert!(matches!(f.dequantize("nope"), Err(GgufError::TensorNotFound { .. })));
     assert_eq!(f.data_offset() % 32, 0);
 }
 
@@ -225,11 +215,7 @@ fn version_2_accepted() {
 
 #[test]
 fn bad_versions_rejected() {
-    for (v, hint) in [
-        (1u32, "version 1"),
-        (3u32.swap_bytes(), "big-endian"),
-        (4, ""),
-    ] {
+    for (v, hint) in [(1u32, "version 1"), (3u32.swap_bytes(), "big-endian"), (4, "")] {
         let mut b = sample();
         b.version = v;
         let e = open(b.build()).unwrap_err();
@@ -301,10 +287,7 @@ fn deep_nesting_rejected() {
 fn bad_metadata() {
     let mut b = Builder::new();
     b.kv_raw("x", 13, &[]);
-    assert!(matches!(
-        open(b.build()),
-        Err(GgufError::BadMetadata { .. })
-    ));
+    assert!(matches!(open(b.build()), Err(GgufError::BadMetadata { .. })));
 
     let mut b = Builder::new();
     b.kv_u32("x", 1).kv_u32("x", 2);
@@ -313,10 +296,7 @@ fn bad_metadata() {
 
     let mut b = Builder::new();
     b.kv_u32(KEY_ALIGNMENT, 24);
-    assert!(matches!(
-        open(b.build()),
-        Err(GgufError::BadMetadata { .. })
-    ));
+    assert!(matches!(open(b.build()), Err(GgufError::BadMetadata { .. })));
 }
 
 #[test]
@@ -361,8 +341,7 @@ fn bad_tensors() {
     check(&b, "block size");
 
     let mut b = Builder::new();
-    b.tensor("t", &[1], 0, &[0; 4])
-        .tensor("t", &[1], 0, &[0; 4]);
+    b.tensor("t", &[1], 0, &[0; 4]).tensor("t", &[1], 0, &[0; 4]);
     check(&b, "duplicate");
 }
 
@@ -384,10 +363,7 @@ fn unknown_type_is_inspectable() {
     );
     let e = f.dequantize("iq").unwrap_err().to_string();
     assert!(e.contains("IQ2_XXS") && e.contains("'iq'"), "{e}");
-    assert_eq!(
-        f.tensor_bytes(f.tensor_info("iq").unwrap()).unwrap().len(),
-        66
-    );
+    assert_eq!(f.tensor_bytes(f.tensor_info("iq").unwrap()).unwrap().len(), 66);
 }
 
 #[test]
@@ -418,8 +394,5 @@ fn open_from_disk() {
     assert_eq!(f.dequantize("w").unwrap().0.len(), 6);
     let empty = dir.path().join("empty.gguf");
     std::fs::write(&empty, b"").unwrap();
-    assert!(matches!(
-        GgufFile::open(&empty),
-        Err(GgufError::Truncated { .. })
-    ));
+    assert!(matches!(GgufFile::open(&empty), Err(GgufError::Truncated { .. })));
 }

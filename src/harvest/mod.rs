@@ -180,7 +180,9 @@ impl<B: Backend> Hook<B> for HarvestHook<'_> {
             if row.mean {
                 let mut acc = vec![0f32; w];
                 for &p in &row.keep {
-                    acc.iter_mut().zip(&data[base(p)..base(p) + w]).for_each(|(a, x)| *a += x);
+                    acc.iter_mut()
+                        .zip(&data[base(p)..base(p) + w])
+                        .for_each(|(a, x)| *a += x);
                 }
                 let n = row.keep.len() as f32;
                 dst.extend(acc.iter().map(|a| a / n));
@@ -228,17 +230,18 @@ impl<B: Backend> Model<B> {
                 let text = match &row.input {
                     PromptInput::Text(t) | PromptInput::Raw(t) => t.clone(),
                     PromptInput::Messages(m) => self.render_chat(m).map_err(|e| at(e.to_string()))?,
-                    PromptInput::Tokens(_) => return Err(at(format!("positions {positions} need text or messages rows"))),
+                    PromptInput::Tokens(_) => {
+                        return Err(at(format!("positions {positions} need text or messages rows")))
+                    }
                 };
                 let add_special = matches!(row.input, PromptInput::Text(_));
                 let (ids, offsets) = encode_with_offsets(&self.tokenizer, &text, add_special).map_err(at)?;
                 let v = row.fields.get(field).ok_or_else(|| at(format!("no field {field:?}")))?;
                 let keep: Vec<usize> = if let PositionSpec::Span(_) = positions {
                     let (start, end) = match v {
-                        Value::Array(a) if a.len() == 2 => (
-                            a[0].as_u64().map(|x| x as usize),
-                            a[1].as_u64().map(|x| x as usize),
-                        ),
+                        Value::Array(a) if a.len() == 2 => {
+                            (a[0].as_u64().map(|x| x as usize), a[1].as_u64().map(|x| x as usize))
+                        }
                         _ => (char_offset(&text, v, false), char_offset(&text, v, true)),
                     };
                     let (Some(start), Some(end)) = (start, end) else {
@@ -250,9 +253,13 @@ impl<B: Backend> Model<B> {
                     vec![last.ok_or_else(|| at(format!("no token overlaps characters {start}..{end}")))?]
                 } else {
                     let from = char_offset(&text, v, false).ok_or_else(|| {
-                        at(format!("field {field:?} must be a character offset or a string found in the text"))
+                        at(format!(
+                            "field {field:?} must be a character offset or a string found in the text"
+                        ))
                     })?;
-                    let keep: Vec<usize> = (0..ids.len()).filter(|&i| offsets[i].0 >= from && offsets[i].1 > offsets[i].0).collect();
+                    let keep: Vec<usize> = (0..ids.len())
+                        .filter(|&i| offsets[i].0 >= from && offsets[i].1 > offsets[i].0)
+                        .collect();
                     if keep.is_empty() {
                         return Err(at(format!("no token starts at or after character {from}")));
                     }
@@ -270,10 +277,20 @@ impl<B: Backend> Model<B> {
     }
 }
 
+/// Token ids and their character offsets.
+type Offsets = (Vec<u32>, Vec<(usize, usize)>);
+
 /// Token ids and character offsets of `text`, with BOS (offsets `(0, 0)`) where the model's
 /// rule adds it, consistent with [`crate::tokenizer::Tokenizer::encode`].
-fn encode_with_offsets(tok: &crate::tokenizer::Tokenizer, text: &str, add_special: bool) -> std::result::Result<(Vec<u32>, Vec<(usize, usize)>), String> {
-    let enc = tok.inner().encode_char_offsets(text, false).map_err(|e| format!("tokenizing: {e}"))?;
+fn encode_with_offsets(
+    tok: &crate::tokenizer::Tokenizer,
+    text: &str,
+    add_special: bool,
+) -> std::result::Result<Offsets, String> {
+    let enc = tok
+        .inner()
+        .encode_char_offsets(text, false)
+        .map_err(|e| format!("tokenizing: {e}"))?;
     let (mut ids, mut offsets) = (Vec::new(), Vec::new());
     if add_special && tok.add_bos {
         if let Some(b) = tok.bos_id {
@@ -307,7 +324,9 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         return Err(Error::Invalid("no hooks to harvest".into()));
     }
     if opts.hooks.iter().any(|p| matches!(p, HookPoint::AttnPattern(_))) {
-        return Err(Error::Invalid("attention patterns cannot be harvested into a store".into()));
+        return Err(Error::Invalid(
+            "attention patterns cannot be harvested into a store".into(),
+        ));
     }
     let started = Instant::now();
     let data_ref = DataRef {
@@ -349,7 +368,9 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
     // Lines appended after the last recorded shard belong to an unfinished shard: drop them.
     let committed = manifest.shards.last().map(|s| s.rows_jsonl_bytes).unwrap_or(0);
     rows_file.set_len(committed).map_err(|e| Error::io(&rows_path, e))?;
-    rows_file.seek(std::io::SeekFrom::End(0)).map_err(|e| Error::io(&rows_path, e))?;
+    rows_file
+        .seek(std::io::SeekFrom::End(0))
+        .map_err(|e| Error::io(&rows_path, e))?;
 
     let bar = if opts.progress {
         ProgressBar::new(manifest.data.rows as u64)
@@ -362,13 +383,25 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
     );
     bar.set_position(manifest.rows as u64);
 
-    let stop = opts.hooks.iter().map(|p| p.layer().unwrap_or(usize::MAX)).max().filter(|&l| l != usize::MAX);
-    let stop = if opts.hooks.contains(&HookPoint::FinalNorm) { None } else { stop };
+    let stop = opts
+        .hooks
+        .iter()
+        .map(|p| p.layer().unwrap_or(usize::MAX))
+        .max()
+        .filter(|&l| l != usize::MAX);
+    let stop = if opts.hooks.contains(&HookPoint::FinalNorm) {
+        None
+    } else {
+        stop
+    };
     let width_sum: usize = opts.hooks.iter().map(|p| model.config.hook_width(*p)).sum();
     let (mut run_rows, mut run_tokens, mut run_pad) = (0usize, 0u64, 0u64);
 
     let file = std::fs::File::open(data).map_err(|e| Error::io(data, e))?;
-    let mut lines = BufReader::new(file).lines().enumerate().filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()));
+    let mut lines = BufReader::new(file)
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()));
     // Skip rows already in the store.
     for _ in 0..manifest.rows {
         lines.next();
@@ -381,7 +414,8 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         for (i, line) in lines.by_ref() {
             let line = line.map_err(|e| Error::io(data, e))?;
             let what = || format!("{}:{}", data.display(), i + 1);
-            let v: Value = serde_json::from_str(&line).map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
+            let v: Value =
+                serde_json::from_str(&line).map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
             let row = PromptRow::parse(v, i + 1, &what)?;
             let p = model.prepare(row, &opts.positions)?;
             let vectors = if p.mean { 1 } else { p.keep.len() };
@@ -436,7 +470,13 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
             let dir = out.join(store::hook_dir(&point.to_string()));
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let flat: Vec<f32> = per_row[h].iter().flatten().copied().collect();
-            write_matrix(&dir.join(format!("shard-{index:05}.npy")), &flat, vectors, w, opts.dtype)?;
+            write_matrix(
+                &dir.join(format!("shard-{index:05}.npy")),
+                &flat,
+                vectors,
+                w,
+                opts.dtype,
+            )?;
         }
         if manifest.multi_token {
             let dir = out.join("token_index");
@@ -455,7 +495,9 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
             text.push_str(&serde_json::to_string(&p.fields).expect("JSON map"));
             text.push('\n');
         }
-        rows_file.write_all(text.as_bytes()).map_err(|e| Error::io(&rows_path, e))?;
+        rows_file
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::io(&rows_path, e))?;
         rows_file.sync_data().map_err(|e| Error::io(&rows_path, e))?;
         let rows_jsonl_bytes = rows_file.metadata().map_err(|e| Error::io(&rows_path, e))?.len();
         manifest.shards.push(Shard {
@@ -536,11 +578,16 @@ fn open_or_create(out: &Path, fresh: StoreManifest, opts: &HarvestOptions) -> Re
         for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
             let p = entry.map_err(|e| Error::io(out, e))?.path();
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let ours = matches!(name, "manifest.json" | "rows.jsonl" | "token_index") || name.parse::<HookPoint>().is_ok();
+            let ours =
+                matches!(name, "manifest.json" | "rows.jsonl" | "token_index") || name.parse::<HookPoint>().is_ok();
             if !ours {
                 continue;
             }
-            let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
             r.map_err(|e| Error::io(&p, e))?;
         }
     }

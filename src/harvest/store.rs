@@ -139,7 +139,11 @@ impl ActivationStore {
         let found: Vec<HookPoint> = self
             .hooks()?
             .into_iter()
-            .filter(|p| pattern.split(',').any(|g| crate::hooks::glob_match(g.trim(), &p.to_string())))
+            .filter(|p| {
+                pattern
+                    .split(',')
+                    .any(|g| crate::hooks::glob_match(g.trim(), &p.to_string()))
+            })
             .collect();
         if found.is_empty() {
             return Err(Error::Hook {
@@ -155,7 +159,11 @@ impl ActivationStore {
         if !self.manifest.hooks.contains(&name) {
             return Err(Error::Hook {
                 name,
-                msg: format!("not in store {} (has {})", self.dir.display(), self.manifest.hooks.join(", ")),
+                msg: format!(
+                    "not in store {} (has {})",
+                    self.dir.display(),
+                    self.manifest.hooks.join(", ")
+                ),
             });
         }
         Ok(name)
@@ -180,7 +188,12 @@ impl ActivationStore {
 
     /// Every vector of a hook, `[vectors, width]`, in data order.
     pub fn load(&self, point: HookPoint) -> Result<Array2<f32>> {
-        let width = self.manifest.widths.get(&self.check_hook(point)?).copied().unwrap_or(self.manifest.d_model);
+        let width = self
+            .manifest
+            .widths
+            .get(&self.check_hook(point)?)
+            .copied()
+            .unwrap_or(self.manifest.d_model);
         let mut out = Array2::<f32>::zeros((self.manifest.vectors, width));
         let mut at = 0;
         for sh in &self.manifest.shards {
@@ -202,7 +215,9 @@ impl ActivationStore {
             parts.push(read_npy::<Array2<i64>>(&p)?);
         }
         let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-        Ok(Some(ndarray::concatenate(Axis(0), &views).map_err(|e| Error::Invalid(e.to_string()))?))
+        Ok(Some(
+            ndarray::concatenate(Axis(0), &views).map_err(|e| Error::Invalid(e.to_string()))?,
+        ))
     }
 
     /// The carried fields of every row, in data order.
@@ -213,7 +228,11 @@ impl ActivationStore {
             .enumerate()
             .map(|(i, l)| match serde_json::from_str(l) {
                 Ok(Value::Object(m)) => Ok(m),
-                _ => Err(Error::Invalid(format!("{}:{}: not a JSON object", path.display(), i + 1))),
+                _ => Err(Error::Invalid(format!(
+                    "{}:{}: not a JSON object",
+                    path.display(),
+                    i + 1
+                ))),
             })
             .collect()
     }

@@ -107,15 +107,15 @@ impl ModelConfig {
             None => d_model / n_heads.max(1),
         };
         let d_ff = g.get_u32(&key("feed_forward_length"))? as usize;
-        let emb = g.tensor_info("token_embd.weight").ok_or_else(|| {
-            Error::model(g.label().to_string(), "tensor token_embd.weight is missing")
-        })?;
+        let emb = g
+            .tensor_info("token_embd.weight")
+            .ok_or_else(|| Error::model(g.label().to_string(), "tensor token_embd.weight is missing"))?;
         let vocab_size = emb.shape()[0];
         let rms_eps = g.get_f32(&key("attention.layer_norm_rms_epsilon"))?;
         let rope_theta = g.get_opt_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0);
         let rope_scale = match g.get_opt_str(&key("rope.scaling.type"))? {
-            Some(t) if t == "linear" => g.get_opt_f32(&key("rope.scaling.factor"))?.unwrap_or(1.0),
-            Some(t) if t == "none" => 1.0,
+            Some("linear") => g.get_opt_f32(&key("rope.scaling.factor"))?.unwrap_or(1.0),
+            Some("none") => 1.0,
             Some(t) => {
                 return Err(Error::model(
                     g.label().to_string(),
@@ -156,14 +156,15 @@ impl ModelConfig {
             cfg.attn_softcap = g.get_opt_f32(&key("attn_logit_softcapping"))?;
             cfg.final_softcap = g.get_opt_f32(&key("final_logit_softcapping"))?;
         }
-        cfg.validate(&g.label().to_string())?;
+        cfg.validate(g.label())?;
         Ok(cfg)
     }
 
     /// Reads a Hugging Face `config.json` (Llama or Gemma 3 text models).
     pub fn from_hf_config(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| Error::bad_file(path, format!("not valid JSON: {e}")))?;
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| Error::bad_file(path, format!("not valid JSON: {e}")))?;
         // Multimodal Gemma 3 checkpoints keep the language model's settings in `text_config`.
         let v = v.get("text_config").cloned().unwrap_or(v);
         let bad = |msg: String| Error::bad_file(path, msg);
@@ -171,7 +172,11 @@ impl ModelConfig {
         let arch = match model_type {
             "llama" | "mistral" => Arch::Llama,
             "gemma3" | "gemma3_text" => Arch::Gemma3,
-            other => return Err(bad(format!("unsupported model_type {other:?} (supported: llama, gemma3, gemma3_text)"))),
+            other => {
+                return Err(bad(format!(
+                    "unsupported model_type {other:?} (supported: llama, gemma3, gemma3_text)"
+                )))
+            }
         };
         let usize_field = |k: &str| -> Result<usize> {
             v.get(k)
@@ -229,7 +234,10 @@ impl ModelConfig {
             query_pre_attn_scalar: f32_opt("query_pre_attn_scalar").unwrap_or(d_head as f32),
             attn_softcap: f32_opt("attn_logit_softcapping"),
             final_softcap: f32_opt("final_logit_softcapping"),
-            tie_embeddings: v.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(arch == Arch::Gemma3),
+            tie_embeddings: v
+                .get("tie_word_embeddings")
+                .and_then(Value::as_bool)
+                .unwrap_or(arch == Arch::Gemma3),
             max_positions: usize_field("max_position_embeddings").unwrap_or(2048),
         };
         if arch == Arch::Gemma3 {
@@ -238,7 +246,10 @@ impl ModelConfig {
             cfg.layer_is_local = match v.get("layer_types").and_then(Value::as_array) {
                 Some(types) => {
                     if types.len() != n_layers {
-                        return Err(bad(format!("layer_types has {} entries for {n_layers} layers", types.len())));
+                        return Err(bad(format!(
+                            "layer_types has {} entries for {n_layers} layers",
+                            types.len()
+                        )));
                     }
                     types.iter().map(|t| t.as_str() == Some("sliding_attention")).collect()
                 }

@@ -102,11 +102,23 @@ impl<B: Backend> Gemma3<B> {
             };
             x = hook(hooks, HookPoint::ResidPre(i), x, ctx);
             let h = block.input_layernorm.forward(x.clone());
-            let h = block.self_attn.forward(h, i, (cos, sin), bias, cache.as_deref_mut(), hooks, ctx);
-            let attn_out = hook(hooks, HookPoint::AttnOut(i), block.post_attention_layernorm.forward(h), ctx);
+            let h = block
+                .self_attn
+                .forward(h, i, (cos, sin), bias, cache.as_deref_mut(), hooks, ctx);
+            let attn_out = hook(
+                hooks,
+                HookPoint::AttnOut(i),
+                block.post_attention_layernorm.forward(h),
+                ctx,
+            );
             x = hook(hooks, HookPoint::ResidMid(i), x + attn_out, ctx);
             let h = block.mlp.forward(block.pre_feedforward_layernorm.forward(x.clone()));
-            let mlp_out = hook(hooks, HookPoint::MlpOut(i), block.post_feedforward_layernorm.forward(h), ctx);
+            let mlp_out = hook(
+                hooks,
+                HookPoint::MlpOut(i),
+                block.post_feedforward_layernorm.forward(h),
+                ctx,
+            );
             x = hook(hooks, HookPoint::ResidPost(i), x + mlp_out, ctx);
             if stop == Some(i) {
                 return x;

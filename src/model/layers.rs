@@ -241,7 +241,11 @@ pub fn attention<B: Backend>(
     }
     let scores = scores.reshape([b, kvh, g, s, t]) + bias.clone();
     let probs = softmax(scores, 4);
-    let out = probs.clone().reshape([b, kvh, g * s, t]).matmul(v).reshape([b, h, s, d]);
+    let out = probs
+        .clone()
+        .reshape([b, kvh, g * s, t])
+        .matmul(v)
+        .reshape([b, h, s, d]);
     let probs = want_probs.then(|| probs.reshape([b, h, s, t]));
     (out, probs)
 }
@@ -416,7 +420,13 @@ pub struct GatedMlp<B: Backend> {
 
 impl<B: Backend> GatedMlp<B> {
     /// Loads `{prefix}.mlp.*`.
-    pub fn load(w: &dyn WeightSource, prefix: &str, cfg: &super::ModelConfig, gelu: bool, device: &B::Device) -> Result<Self> {
+    pub fn load(
+        w: &dyn WeightSource,
+        prefix: &str,
+        cfg: &super::ModelConfig,
+        gelu: bool,
+        device: &B::Device,
+    ) -> Result<Self> {
         let p = |leaf: &str| format!("{prefix}.mlp.{leaf}.weight");
         Ok(GatedMlp {
             gate_proj: Linear::load(w, &p("gate_proj"), cfg.d_model, cfg.d_ff, device)?,

@@ -82,7 +82,9 @@ impl<B: Backend> Llama<B> {
         for (i, block) in self.layers.iter().enumerate() {
             x = hook(hooks, HookPoint::ResidPre(i), x, ctx);
             let h = block.input_layernorm.forward(x.clone());
-            let h = block.self_attn.forward(h, i, (&cos, &sin), &bias, cache.as_deref_mut(), hooks, ctx);
+            let h = block
+                .self_attn
+                .forward(h, i, (&cos, &sin), &bias, cache.as_deref_mut(), hooks, ctx);
             let attn_out = hook(hooks, HookPoint::AttnOut(i), h, ctx);
             x = hook(hooks, HookPoint::ResidMid(i), x + attn_out, ctx);
             let h = block.mlp.forward(block.post_attention_layernorm.forward(x.clone()));

@@ -80,7 +80,10 @@ pub(crate) fn load_embeddings<B: Backend>(
     let head = if !cfg.tie_embeddings && w.contains("lm_head.weight") {
         let h = w.load("lm_head.weight")?;
         if h.shape != [v, d] {
-            return Err(Error::Invalid(format!("lm_head has shape {:?}, expected [{v}, {d}]", h.shape)));
+            return Err(Error::Invalid(format!(
+                "lm_head has shape {:?}, expected [{v}, {d}]",
+                h.shape
+            )));
         }
         layers::Linear::from_out_in(&h.data, v, d, device)
     } else {
@@ -203,7 +206,9 @@ impl<B: Backend> Model<B> {
             return Err(Error::Invalid(format!("prompt {i} has no tokens")));
         }
         if logits != LogitsMode::None && hooks.stop_after().is_some() {
-            return Err(Error::Invalid("logits need the whole network, but the hook stops the forward pass early".into()));
+            return Err(Error::Invalid(
+                "logits need the whole network, but the hook stops the forward pass early".into(),
+            ));
         }
         let batch = PaddedBatch::new(prompts, self.pad_id());
         let ctx = batch.ctx();

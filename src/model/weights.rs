@@ -85,7 +85,10 @@ impl<'a> GgufWeights<'a> {
 impl WeightSource for GgufWeights<'_> {
     fn load(&self, name: &str) -> Result<HostTensor> {
         let gname = self.gguf_name(name).ok_or_else(|| {
-            Error::model(self.file.label().to_string(), format!("no GGUF tensor corresponds to {name}"))
+            Error::model(
+                self.file.label().to_string(),
+                format!("no GGUF tensor corresponds to {name}"),
+            )
         })?;
         if self.file.tensor_info(&gname).is_none() {
             return Err(Error::model(
@@ -105,7 +108,8 @@ impl WeightSource for GgufWeights<'_> {
     }
 
     fn contains(&self, name: &str) -> bool {
-        self.gguf_name(name).is_some_and(|g| self.file.tensor_info(&g).is_some())
+        self.gguf_name(name)
+            .is_some_and(|g| self.file.tensor_info(&g).is_some())
     }
 }
 
@@ -151,7 +155,10 @@ impl SafetensorsWeights {
             .collect();
         paths.sort();
         if paths.is_empty() {
-            return Err(Error::model(dir.display().to_string(), "no *.safetensors files in the directory"));
+            return Err(Error::model(
+                dir.display().to_string(),
+                "no *.safetensors files in the directory",
+            ));
         }
         let index_path = dir.join("model.safetensors.index.json");
         if index_path.exists() {
@@ -165,7 +172,10 @@ impl SafetensorsWeights {
                 .ok_or_else(|| Error::bad_file(&index_path, "missing object field \"weight_map\""))?;
             for shard in map.values().filter_map(|s| s.as_str()) {
                 if !dir.join(shard).exists() {
-                    return Err(Error::bad_file(&index_path, format!("shard {shard} is listed but missing")));
+                    return Err(Error::bad_file(
+                        &index_path,
+                        format!("shard {shard} is listed but missing"),
+                    ));
                 }
             }
         }
@@ -204,15 +214,21 @@ impl SafetensorsWeights {
 impl WeightSource for SafetensorsWeights {
     fn load(&self, name: &str) -> Result<HostTensor> {
         let full = self.full_name(name);
-        let &fi = self.index.get(&full).ok_or_else(|| {
-            Error::model(self.dir.display().to_string(), format!("tensor {full} is missing"))
-        })?;
+        let &fi = self
+            .index
+            .get(&full)
+            .ok_or_else(|| Error::model(self.dir.display().to_string(), format!("tensor {full} is missing")))?;
         let (path, mmap) = &self.files[fi];
         let st = SafeTensors::deserialize(mmap).map_err(|e| Error::bad_file(path, e.to_string()))?;
-        let t = st.tensor(&full).map_err(|e| Error::bad_file(path, format!("{full}: {e}")))?;
+        let t = st
+            .tensor(&full)
+            .map_err(|e| Error::bad_file(path, format!("{full}: {e}")))?;
         let bytes = t.data();
         let mut data: Vec<f32> = match t.dtype() {
-            Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Dtype::F32 => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
             Dtype::F16 => bytes
                 .chunks_exact(2)
                 .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
@@ -222,7 +238,10 @@ impl WeightSource for SafetensorsWeights {
                 .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect(),
             other => {
-                return Err(Error::bad_file(path, format!("{full}: unsupported dtype {other:?} (F32, F16, BF16)")))
+                return Err(Error::bad_file(
+                    path,
+                    format!("{full}: unsupported dtype {other:?} (F32, F16, BF16)"),
+                ))
             }
         };
         if self.arch == Arch::Gemma3 && name.ends_with("norm.weight") {

@@ -110,7 +110,9 @@ pub struct LineChart {
 }
 
 fn finite_range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = vals.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = vals
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -137,7 +139,11 @@ impl Draw for LineChart {
             .y_label_area_size(px(46.0))
             .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)
             .map_err(|e| e.to_string())?;
-        let integer_x = self.series.iter().flat_map(|se| se.points.iter()).all(|p| p.0.fract() == 0.0);
+        let integer_x = self
+            .series
+            .iter()
+            .flat_map(|se| se.points.iter())
+            .all(|p| p.0.fract() == 0.0);
         let x_fmt = |v: &f64| if integer_x { format!("{v:.0}") } else { format!("{v}") };
         chart
             .configure_mesh()
@@ -158,26 +164,43 @@ impl Draw for LineChart {
                 colour += 1;
                 PALETTE[(colour - 1) % PALETTE.len()]
             };
-            let pts: Vec<(f64, f64)> = se.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            let pts: Vec<(f64, f64)> = se
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+                .collect();
             if let Some(band) = &se.band {
                 let mut poly: Vec<(f64, f64)> = se.points.iter().zip(band).map(|(p, b)| (p.0, p.1 + b)).collect();
                 poly.extend(se.points.iter().zip(band).rev().map(|(p, b)| (p.0, p.1 - b)));
                 poly.retain(|p| p.0.is_finite() && p.1.is_finite());
-                chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2)))).map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2))))
+                    .map_err(|e| e.to_string())?;
             }
             let style = ShapeStyle::from(&c).stroke_width((1.5 * s).max(1.0) as u32);
             let drawn = if se.reference {
                 chart
-                    .draw_series(DashedLineSeries::new(pts.clone(), px(5.0) as u32, px(4.0) as u32, style))
+                    .draw_series(DashedLineSeries::new(
+                        pts.clone(),
+                        px(5.0) as u32,
+                        px(4.0) as u32,
+                        style,
+                    ))
                     .map_err(|e| e.to_string())?
             } else {
-                chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), style))
+                    .map_err(|e| e.to_string())?;
                 chart
                     .draw_series(pts.iter().map(|&p| Circle::new(p, px(2.0), c.filled())))
                     .map_err(|e| e.to_string())?
             };
             drawn.label(se.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + (14.0 * s) as i32, y)], ShapeStyle::from(&c).stroke_width((2.0 * s).max(1.0) as u32))
+                PathElement::new(
+                    vec![(x, y), (x + (14.0 * s) as i32, y)],
+                    ShapeStyle::from(&c).stroke_width((2.0 * s).max(1.0) as u32),
+                )
             });
         }
         chart
@@ -245,9 +268,15 @@ impl Draw for Heatmap {
         };
         chart
             .draw_series(self.values.iter().enumerate().flat_map(|(r, row)| {
-                row.iter().enumerate().filter(|(_, v)| v.is_finite()).map(move |(c, &v)| {
-                    Rectangle::new([(c as f64, r as f64), (c as f64 + 1.0, r as f64 + 1.0)], colour(v).filled())
-                })
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(move |(c, &v)| {
+                        Rectangle::new(
+                            [(c as f64, r as f64), (c as f64 + 1.0, r as f64 + 1.0)],
+                            colour(v).filled(),
+                        )
+                    })
             }))
             .map_err(|e| e.to_string())?;
         // Colour bar.

@@ -32,7 +32,9 @@ pub fn score_rows(probe: &LinearProbe, meta: &ProbeMeta, x: ArrayView2<f64>, d_h
                     m.insert("pred".into(), meta.classes[(p[[i, 1]] >= 0.5) as usize].clone().into());
                 }
                 Some(p) => {
-                    let best = (0..p.ncols()).max_by(|&a, &b| p[[i, a]].total_cmp(&p[[i, b]])).unwrap_or(0);
+                    let best = (0..p.ncols())
+                        .max_by(|&a, &b| p[[i, a]].total_cmp(&p[[i, b]]))
+                        .unwrap_or(0);
                     m.insert("score".into(), scores.row(i).to_vec().into());
                     m.insert("prob".into(), p.row(i).to_vec().into());
                     m.insert("pred".into(), meta.classes[best].clone().into());
@@ -72,10 +74,13 @@ pub fn apply_to_store(probe_dir: &Path, store: &ActivationStore, out: &Path) -> 
     check_width(&probe, &meta, x.ncols(), d_head)?;
     let rows = store.rows()?;
     let scored = score_rows(&probe, &meta, x.view(), d_head);
-    write_jsonl(out, rows.into_iter().zip(scored).map(|(mut r, s)| {
-        r.extend(s);
-        r
-    }))
+    write_jsonl(
+        out,
+        rows.into_iter().zip(scored).map(|(mut r, s)| {
+            r.extend(s);
+            r
+        }),
+    )
 }
 
 fn check_width(probe: &LinearProbe, meta: &ProbeMeta, width: usize, d_head: usize) -> Result<()> {
@@ -93,10 +98,19 @@ fn check_width(probe: &LinearProbe, meta: &ProbeMeta, width: usize, d_head: usiz
 /// Harvests the probe's hook at its positions for every row of `data` and scores it; each
 /// output line is the input row plus `score`, `prob` and `pred`. With `per_token`, adds
 /// `tokens` and `per_token` (the probe's score at every token).
-pub fn apply_to_data<B: Backend>(probe_dir: &Path, model: &Model<B>, data: &Path, out: &Path, per_token: bool) -> Result<usize> {
+pub fn apply_to_data<B: Backend>(
+    probe_dir: &Path,
+    model: &Model<B>,
+    data: &Path,
+    out: &Path,
+    per_token: bool,
+) -> Result<usize> {
     let (probe, meta) = load_probe(probe_dir)?;
     if meta.model != model.name {
-        eprintln!("warning: probe was trained on {} and is applied to {}", meta.model, model.name);
+        eprintln!(
+            "warning: probe was trained on {} and is applied to {}",
+            meta.model, model.name
+        );
     }
     let point: HookPoint = meta.hook.parse()?;
     let d_head = model.config.d_head;
@@ -119,9 +133,14 @@ pub fn apply_to_data<B: Backend>(probe_dir: &Path, model: &Model<B>, data: &Path
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(&line).map_err(|e| Error::Invalid(format!("{}:{}: {e}", data.display(), i + 1)))?;
+        let v: Value =
+            serde_json::from_str(&line).map_err(|e| Error::Invalid(format!("{}:{}: {e}", data.display(), i + 1)))?;
         let Value::Object(obj) = v.clone() else {
-            return Err(Error::Invalid(format!("{}:{}: expected a JSON object", data.display(), i + 1)));
+            return Err(Error::Invalid(format!(
+                "{}:{}: expected a JSON object",
+                data.display(),
+                i + 1
+            )));
         };
         let mut obj = obj;
         if per_token {
@@ -133,12 +152,18 @@ pub fn apply_to_data<B: Backend>(probe_dir: &Path, model: &Model<B>, data: &Path
             let acts: Array2<f64> = hooks.captured(point).expect("captured").row(0).mapv(f64::from);
             let per = score_rows(&probe, &meta, acts.view(), d_head);
             obj.insert("tokens".into(), ids.into());
-            obj.insert("per_token".into(), per.into_iter().map(|m| m["score"].clone()).collect::<Vec<_>>().into());
+            obj.insert(
+                "per_token".into(),
+                per.into_iter().map(|m| m["score"].clone()).collect::<Vec<_>>().into(),
+            );
         }
         rows.push(obj);
     }
-    write_jsonl(out, rows.into_iter().zip(scored).map(|(mut r, s)| {
-        r.extend(s);
-        r
-    }))
+    write_jsonl(
+        out,
+        rows.into_iter().zip(scored).map(|(mut r, s)| {
+            r.extend(s);
+            r
+        }),
+    )
 }

@@ -54,7 +54,8 @@ pub fn save_probe(dir: &Path, probe: &LinearProbe, meta: &ProbeMeta) -> Result<(
 pub fn load_probe(dir: &Path) -> Result<(LinearProbe, ProbeMeta)> {
     let mp = dir.join("meta.json");
     let text = std::fs::read_to_string(&mp).map_err(|e| Error::io(&mp, e))?;
-    let meta: ProbeMeta = serde_json::from_str(&text).map_err(|e| Error::bad_file(&mp, format!("not probe metadata: {e}")))?;
+    let meta: ProbeMeta =
+        serde_json::from_str(&text).map_err(|e| Error::bad_file(&mp, format!("not probe metadata: {e}")))?;
     let weights: Array2<f32> = read_npy(&dir.join("weights.npy"))?;
     let bias: Array1<f32> = read_npy(&dir.join("bias.npy"))?;
     let mean: Array1<f32> = read_npy(&dir.join("scaler_mean.npy"))?;

@@ -11,7 +11,11 @@ use crate::plot::{Draw, Heatmap, LineChart, Scatter, Series};
 /// a 2-D PCA scatter of the best layer coloured by label.
 pub fn sweep_figures(r: &SweepResults, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    let per_layer: Vec<_> = r.layers.iter().filter(|l| l.head.is_none() && l.layer.is_some()).collect();
+    let per_layer: Vec<_> = r
+        .layers
+        .iter()
+        .filter(|l| l.head.is_none() && l.layer.is_some())
+        .collect();
     if !per_layer.is_empty() {
         let x = |l: &&super::sweep::LayerResult| l.layer.unwrap_or(0) as f64;
         let regression = r.classes.is_empty();
@@ -58,7 +62,11 @@ pub fn sweep_figures(r: &SweepResults, dir: &Path) -> Result<Vec<PathBuf>> {
         let chart = LineChart {
             title: format!("{} probe for \"{}\" ({}-fold CV)", method_name(r), r.label, r.folds),
             x_label: format!("layer ({})", r.hook),
-            y_label: if regression { "R² (held-out folds)".into() } else { "score (held-out folds)".into() },
+            y_label: if regression {
+                "R² (held-out folds)".into()
+            } else {
+                "score (held-out folds)".into()
+            },
             series,
             y_range: if regression { None } else { Some((0.0, 1.02)) },
         };
@@ -88,7 +96,12 @@ pub fn sweep_figures(r: &SweepResults, dir: &Path) -> Result<Vec<PathBuf>> {
             .iter()
             .enumerate()
             .map(|(c, name)| {
-                let pts = sc.points.iter().filter(|p| p[2] as usize == c).map(|p| (p[0], p[1])).collect();
+                let pts = sc
+                    .points
+                    .iter()
+                    .filter(|p| p[2] as usize == c)
+                    .map(|p| (p[0], p[1]))
+                    .collect();
                 (format!("{} = {name}", r.label), pts)
             })
             .collect();

@@ -79,7 +79,9 @@ pub fn minimize(mut f: impl FnMut(&[f64], &mut [f64]) -> f64, x0: Vec<f64>, opts
         }
         for i in 0..k {
             let beta = rho[i] * dot(&y_hist[i], &d);
-            d.iter_mut().zip(&s_hist[i]).for_each(|(di, si)| *di += (alpha[i] - beta) * si);
+            d.iter_mut()
+                .zip(&s_hist[i])
+                .for_each(|(di, si)| *di += (alpha[i] - beta) * si);
         }
         let mut slope = dot(&g, &d);
         if slope >= 0.0 {
@@ -94,7 +96,11 @@ pub fn minimize(mut f: impl FnMut(&[f64], &mut [f64]) -> f64, x0: Vec<f64>, opts
         let mut step = 1.0;
         let mut accepted = false;
         for _ in 0..40 {
-            x_new.iter_mut().zip(&x).zip(&d).for_each(|((xn, xi), di)| *xn = xi + step * di);
+            x_new
+                .iter_mut()
+                .zip(&x)
+                .zip(&d)
+                .for_each(|((xn, xi), di)| *xn = xi + step * di);
             let f_new = f(&x_new, &mut g_new);
             if f_new.is_finite() && f_new <= fx + 1e-4 * step * slope {
                 let s: Vec<f64> = x_new.iter().zip(&x).map(|(a, b)| a - b).collect();

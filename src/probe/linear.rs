@@ -131,7 +131,7 @@ fn fit_logistic_std(z: &Array2<f64>, y: &[usize], n_classes: usize, c: f64) -> (
             |p, g| {
                 let w = ndarray::ArrayView2::from_shape((k, d), &p[..k * d]).expect("shape");
                 let b = ndarray::ArrayView1::from(&p[k * d..]);
-                let mut s = z.dot(&w.t()) + &b;
+                let mut s = z.dot(&w.t()) + b;
                 let mut loss = 0.0;
                 for (i, mut row) in s.axis_iter_mut(Axis(0)).enumerate() {
                     let m = row.fold(f64::NEG_INFINITY, |a, &v| a.max(v));
@@ -194,7 +194,13 @@ fn cholesky_solve(mut a: Array2<f64>, b: &Array1<f64>) -> Result<Array1<f64>> {
 
 impl LinearProbe {
     /// Fits a classifier (`Logistic` or `MeanDiff`) to integer labels `0..n_classes`.
-    pub fn fit_classifier(kind: ProbeKind, x: ArrayView2<f64>, y: &[usize], n_classes: usize, opts: FitOptions) -> Result<Self> {
+    pub fn fit_classifier(
+        kind: ProbeKind,
+        x: ArrayView2<f64>,
+        y: &[usize],
+        n_classes: usize,
+        opts: FitOptions,
+    ) -> Result<Self> {
         if x.nrows() != y.len() || x.nrows() == 0 {
             return Err(Error::Invalid(format!("{} rows but {} labels", x.nrows(), y.len())));
         }
@@ -222,7 +228,9 @@ impl LinearProbe {
                     x.select(Axis(0), &rows).mean_axis(Axis(0))
                 };
                 let (Some(m0), Some(m1)) = (mean_of(0), mean_of(1)) else {
-                    return Err(Error::Invalid("the mean-diff probe needs both classes in the training rows".into()));
+                    return Err(Error::Invalid(
+                        "the mean-diff probe needs both classes in the training rows".into(),
+                    ));
                 };
                 let dir = &m1 - &m0;
                 let mid = (&m1 + &m0) / 2.0;

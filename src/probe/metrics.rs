@@ -55,7 +55,10 @@ pub fn auroc(scores: &[f64], pos: &[bool]) -> f64 {
 pub fn calibration(proba: ArrayView2<f64>, y: &[usize], bins: usize) -> (f64, Vec<(f64, f64, usize)>) {
     let mut acc = vec![(0.0, 0.0, 0usize); bins];
     for (i, row) in proba.outer_iter().enumerate() {
-        let (pred, conf) = row.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (k, &p)| if p > b.1 { (k, p) } else { b });
+        let (pred, conf) = row
+            .iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |b, (k, &p)| if p > b.1 { (k, p) } else { b });
         let bin = ((conf * bins as f64) as usize).min(bins - 1);
         acc[bin].0 += conf;
         acc[bin].1 += (pred == y[i]) as u8 as f64;
@@ -83,7 +86,12 @@ pub fn classification(proba: ArrayView2<f64>, y: &[usize]) -> ClassMetrics {
     let k = k.max(2);
     let pred: Vec<usize> = proba
         .outer_iter()
-        .map(|r| r.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (c, &p)| if p > b.1 { (c, p) } else { b }).0)
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |b, (c, &p)| if p > b.1 { (c, p) } else { b })
+                .0
+        })
         .collect();
     let accuracy = pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / n.max(1) as f64;
     let mut recalls = Vec::new();
@@ -96,7 +104,11 @@ pub fn classification(proba: ArrayView2<f64>, y: &[usize]) -> ClassMetrics {
         if tp + fn_ > 0.0 {
             recalls.push(tp / (tp + fn_));
         }
-        f1s.push(if tp > 0.0 { 2.0 * tp / (2.0 * tp + fp + fn_) } else { 0.0 });
+        f1s.push(if tp > 0.0 {
+            2.0 * tp / (2.0 * tp + fp + fn_)
+        } else {
+            0.0
+        });
         let scores: Vec<f64> = proba.column(c.min(proba.ncols() - 1)).to_vec();
         let pos: Vec<bool> = y.iter().map(|&v| v == c).collect();
         aurocs.push(auroc(&scores, &pos));
@@ -112,7 +124,11 @@ pub fn classification(proba: ArrayView2<f64>, y: &[usize]) -> ClassMetrics {
     let eps = 1e-15;
     let log_loss = (0..n).map(|i| -proba[[i, y[i]]].clamp(eps, 1.0).ln()).sum::<f64>() / n.max(1) as f64;
     let brier = (0..n)
-        .map(|i| (0..proba.ncols()).map(|c| (proba[[i, c]] - (y[i] == c) as u8 as f64).powi(2)).sum::<f64>())
+        .map(|i| {
+            (0..proba.ncols())
+                .map(|c| (proba[[i, c]] - (y[i] == c) as u8 as f64).powi(2))
+                .sum::<f64>()
+        })
         .sum::<f64>()
         / n.max(1) as f64;
     let binary = proba.ncols() == 2;
@@ -136,7 +152,11 @@ pub fn regression(pred: &[f64], y: &[f64]) -> (f64, f64, f64) {
     let ss_tot: f64 = y.iter().map(|t| (t - my).powi(2)).sum();
     let cov: f64 = pred.iter().zip(y).map(|(p, t)| (p - mp) * (t - my)).sum();
     let vp: f64 = pred.iter().map(|p| (p - mp).powi(2)).sum();
-    (1.0 - ss_res / ss_tot.max(1e-300), ss_res / n, cov / (vp * ss_tot).sqrt().max(1e-300))
+    (
+        1.0 - ss_res / ss_tot.max(1e-300),
+        ss_res / n,
+        cov / (vp * ss_tot).sqrt().max(1e-300),
+    )
 }
 
 /// Pearson correlation of two samples.

@@ -18,7 +18,7 @@ pub fn group_kfold(groups: &[String], k: usize, seed: u64) -> Vec<usize> {
     }
     let mut order: Vec<(&str, usize)> = sizes.into_iter().collect();
     shuffle(&mut order, &mut SplitMix64::new(seed));
-    order.sort_by(|a, b| b.1.cmp(&a.1)); // stable: equal sizes keep the shuffled order
+    order.sort_by_key(|g| std::cmp::Reverse(g.1)); // stable: equal sizes keep the shuffled order
     let mut fold_rows = vec![0usize; k];
     let mut fold_of: BTreeMap<&str, usize> = BTreeMap::new();
     for (g, n) in order {
@@ -128,7 +128,9 @@ mod tests {
     #[test]
     fn pca_finds_the_dominant_axis() {
         let mut rng = SplitMix64::new(9);
-        let x = Array2::from_shape_fn((300, 5), |(_, j)| (rng.next_f64() - 0.5) * if j == 3 { 10.0 } else { 1.0 });
+        let x = Array2::from_shape_fn((300, 5), |(_, j)| {
+            (rng.next_f64() - 0.5) * if j == 3 { 10.0 } else { 1.0 }
+        });
         let pcs = principal_components(x.view(), 2, 0);
         assert!(pcs[[0, 3]].abs() > 0.99, "{pcs:?}");
     }

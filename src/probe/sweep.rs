@@ -75,22 +75,33 @@ impl Labels {
                 .collect::<Result<Vec<f64>>>()?;
             Target::Values(vals)
         } else {
-            let names: Vec<String> = (0..rows.len()).map(|i| get(i, label).map(field_text)).collect::<Result<_>>()?;
+            let names: Vec<String> = (0..rows.len())
+                .map(|i| get(i, label).map(field_text))
+                .collect::<Result<_>>()?;
             let mut classes = names.clone();
             classes.sort();
             classes.dedup();
             if classes.len() < 2 {
-                return Err(Error::Invalid(format!("label {label:?} has fewer than two classes: {classes:?}")));
+                return Err(Error::Invalid(format!(
+                    "label {label:?} has fewer than two classes: {classes:?}"
+                )));
             }
-            let y = names.iter().map(|n| classes.binary_search(n).expect("class present")).collect();
+            let y = names
+                .iter()
+                .map(|n| classes.binary_search(n).expect("class present"))
+                .collect();
             Target::Classes(y, classes)
         };
         let groups = match group {
-            Some(g) => (0..rows.len()).map(|i| get(i, g).map(field_text)).collect::<Result<_>>()?,
+            Some(g) => (0..rows.len())
+                .map(|i| get(i, g).map(field_text))
+                .collect::<Result<_>>()?,
             None => (0..rows.len()).map(|i| i.to_string()).collect(),
         };
         let holdout = match holdout {
-            Some((f, v)) => (0..rows.len()).map(|i| rows[i].get(f).map(field_text).as_deref() == Some(v)).collect(),
+            Some((f, v)) => (0..rows.len())
+                .map(|i| rows[i].get(f).map(field_text).as_deref() == Some(v))
+                .collect(),
             None => vec![false; rows.len()],
         };
         Ok(Labels {
@@ -229,7 +240,11 @@ pub fn scatter_data(x: ArrayView2<f64>, labels: &Labels, hook: &str) -> Option<S
         hook: hook.to_string(),
         classes: classes.clone(),
         explained: [var[0] / total, var.get(1).copied().unwrap_or(0.0) / total],
-        points: proj.outer_iter().zip(y).map(|(p, &c)| [p[0], p.get(1).copied().unwrap_or(0.0), c as f64]).collect(),
+        points: proj
+            .outer_iter()
+            .zip(y)
+            .map(|(p, &c)| [p[0], p.get(1).copied().unwrap_or(0.0), c as f64])
+            .collect(),
     })
 }
 
@@ -312,8 +327,18 @@ pub fn evaluate_layer(x: ArrayView2<f64>, labels: &Labels, opts: &SweepOptions) 
     };
     let (mut test, mut train_acc, mut ctrl, mut pc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for f in 0..opts.folds {
-        let train: Vec<usize> = cv_rows.iter().zip(&fold_of).filter(|(_, &k)| k != f).map(|(&i, _)| i).collect();
-        let held: Vec<usize> = cv_rows.iter().zip(&fold_of).filter(|(_, &k)| k == f).map(|(&i, _)| i).collect();
+        let train: Vec<usize> = cv_rows
+            .iter()
+            .zip(&fold_of)
+            .filter(|(_, &k)| k != f)
+            .map(|(&i, _)| i)
+            .collect();
+        let held: Vec<usize> = cv_rows
+            .iter()
+            .zip(&fold_of)
+            .filter(|(_, &k)| k == f)
+            .map(|(&i, _)| i)
+            .collect();
         if held.is_empty() || train.is_empty() {
             continue;
         }
@@ -335,11 +360,24 @@ pub fn evaluate_layer(x: ArrayView2<f64>, labels: &Labels, opts: &SweepOptions) 
             let xtr = x.select(Axis(0), &train);
             let comps = principal_components(xtr.view(), opts.pcs, opts.seed);
             let proj = x.dot(&comps.t());
-            pc.push(fit_eval(proj.view(), &labels.target, &train, &held, ProbeKind::Logistic, opts.fit)?.0.accuracy);
+            pc.push(
+                fit_eval(
+                    proj.view(),
+                    &labels.target,
+                    &train,
+                    &held,
+                    ProbeKind::Logistic,
+                    opts.fit,
+                )?
+                .0
+                .accuracy,
+            );
         }
     }
     if test.is_empty() {
-        return Err(Error::Invalid("no fold had both classes in training and rows to test".into()));
+        return Err(Error::Invalid(
+            "no fold had both classes in training and rows to test".into(),
+        ));
     }
     let (acc, acc_std) = mean_std(&test.iter().map(|m| m.accuracy).collect::<Vec<_>>());
     let (auroc, auroc_std) = mean_std(&test.iter().map(|m| m.auroc).collect::<Vec<_>>());
@@ -379,7 +417,13 @@ pub struct SweepUnit {
 }
 
 /// Sweeps every unit in parallel and assembles the results.
-pub fn sweep_units(units: Vec<SweepUnit>, labels: &Labels, opts: &SweepOptions, label: &str, hook: &str) -> Result<SweepResults> {
+pub fn sweep_units(
+    units: Vec<SweepUnit>,
+    labels: &Labels,
+    opts: &SweepOptions,
+    label: &str,
+    hook: &str,
+) -> Result<SweepResults> {
     let layers = units
         .par_iter()
         .map(|u| {
@@ -398,7 +442,10 @@ fn finish(layers: Vec<LayerResult>, labels: &Labels, opts: &SweepOptions, label:
         Target::Classes(y, names) => {
             let mut counts = vec![0usize; names.len()];
             y.iter().for_each(|&c| counts[c] += 1);
-            (names.clone(), *counts.iter().max().unwrap_or(&0) as f64 / y.len().max(1) as f64)
+            (
+                names.clone(),
+                *counts.iter().max().unwrap_or(&0) as f64 / y.len().max(1) as f64,
+            )
         }
         Target::Values(_) => (Vec::new(), 0.0),
     };
@@ -487,14 +534,23 @@ pub fn run_sweep(
         let types = rows
             .iter()
             .enumerate()
-            .map(|(i, r)| r.get(f).map(field_text).ok_or_else(|| Error::Invalid(format!("row {i} has no field {f:?}"))))
+            .map(|(i, r)| {
+                r.get(f)
+                    .map(field_text)
+                    .ok_or_else(|| Error::Invalid(format!("row {i} has no field {f:?}")))
+            })
             .collect::<Result<Vec<_>>>()?;
         opts.control = Some(Control::PerType(types));
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut results = sweep_store(store, hook_glob, &labels, &opts, label)?;
     results.group = group.map(str::to_string);
-    if let Some(best) = results.layers.iter().filter(|l| l.accuracy.is_finite()).max_by(|a, b| a.accuracy.total_cmp(&b.accuracy)) {
+    if let Some(best) = results
+        .layers
+        .iter()
+        .filter(|l| l.accuracy.is_finite())
+        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
+    {
         let point: HookPoint = best.hook.parse()?;
         let mut x = store.load(point)?.mapv(f64::from);
         if let Some(h) = best.head {

@@ -29,7 +29,9 @@ pub fn export_gguf(vectors: &SteeringVectors, arch_hint: &str, n_layers: usize, 
         ));
     }
     if let Some(&l) = vectors.layers.keys().find(|&&l| l >= n_layers) {
-        return Err(Error::Invalid(format!("layer {l} is out of range for a {n_layers}-block model")));
+        return Err(Error::Invalid(format!(
+            "layer {l} is out of range for a {n_layers}-block model"
+        )));
     }
     const ALIGN: usize = 32;
     let d = vectors.width();
@@ -72,16 +74,24 @@ pub fn import_gguf(path: &Path) -> Result<SteeringVectors> {
     let g = GgufFile::open(path)?;
     let arch = g.get_str("general.architecture")?;
     if arch != "controlvector" {
-        return Err(Error::bad_file(path, format!("general.architecture is {arch:?}, not \"controlvector\"")));
+        return Err(Error::bad_file(
+            path,
+            format!("general.architecture is {arch:?}, not \"controlvector\""),
+        ));
     }
     let mut out = SteeringVectors::default();
     for t in g.tensors() {
-        let Some(n) = t.name.strip_prefix("direction.") else { continue };
+        let Some(n) = t.name.strip_prefix("direction.") else {
+            continue;
+        };
         let layer: usize = n
             .parse()
             .map_err(|_| Error::bad_file(path, format!("tensor {} is not direction.<integer>", t.name)))?;
         if t.ggml_type != GgmlType::F32 && t.ggml_type != GgmlType::F16 {
-            return Err(Error::bad_file(path, format!("tensor {} has type {}, expected F32", t.name, t.ggml_type)));
+            return Err(Error::bad_file(
+                path,
+                format!("tensor {} has type {}, expected F32", t.name, t.ggml_type),
+            ));
         }
         let (data, _) = g.dequantize(&t.name)?;
         out.layers.insert(layer, data);

@@ -94,7 +94,9 @@ fn side_input(v: &Value, what: &str) -> Result<(&'static str, Value)> {
         Value::Object(o) if o.contains_key("text") => Ok(("text", o["text"].clone())),
         Value::Object(o) if o.contains_key("tokens") => Ok(("tokens", o["tokens"].clone())),
         Value::Object(o) if o.contains_key("raw") => Ok(("raw", o["raw"].clone())),
-        _ => Err(Error::Invalid(format!("{what}: a side must be a text, a list of chat messages or {{\"tokens\": [...]}}"))),
+        _ => Err(Error::Invalid(format!(
+            "{what}: a side must be a text, a list of chat messages or {{\"tokens\": [...]}}"
+        ))),
     }
 }
 
@@ -104,8 +106,13 @@ pub fn read_pairs(data: &Path) -> Result<Vec<Pair>> {
     let mut pairs = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let what = format!("{}:{}", data.display(), i + 1);
-        let v: Value = serde_json::from_str(line).map_err(|e| Error::Invalid(format!("{what}: malformed JSON: {e}")))?;
-        let side = |k: &str| v.get(k).cloned().ok_or_else(|| Error::Invalid(format!("{what}: missing \"{k}\"")));
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| Error::Invalid(format!("{what}: malformed JSON: {e}")))?;
+        let side = |k: &str| {
+            v.get(k)
+                .cloned()
+                .ok_or_else(|| Error::Invalid(format!("{what}: missing \"{k}\"")))
+        };
         pairs.push(Pair {
             positive: side("positive")?,
             negative: side("negative")?,
@@ -118,7 +125,12 @@ pub fn read_pairs(data: &Path) -> Result<Vec<Pair>> {
 
 /// Extracts steering vectors at `opts.layers` from contrastive `pairs`; `data_sha256` names
 /// the data they came from in the metadata.
-pub fn extract<B: Backend>(model: &Model<B>, pairs: &[Pair], data_sha256: &str, opts: &ExtractOptions) -> Result<SteeringVectors> {
+pub fn extract<B: Backend>(
+    model: &Model<B>,
+    pairs: &[Pair],
+    data_sha256: &str,
+    opts: &ExtractOptions,
+) -> Result<SteeringVectors> {
     if opts.layers.is_empty() {
         return Err(Error::Invalid("no layers to extract".into()));
     }
@@ -129,7 +141,9 @@ pub fn extract<B: Backend>(model: &Model<B>, pairs: &[Pair], data_sha256: &str, 
         )));
     }
     if pairs.len() < 2 {
-        return Err(Error::Invalid("extraction needs at least two positive/negative pairs".into()));
+        return Err(Error::Invalid(
+            "extraction needs at least two positive/negative pairs".into(),
+        ));
     }
     // One harvest over both sides, interleaved (positive, negative) in pair order.
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
@@ -172,7 +186,10 @@ pub fn extract<B: Backend>(model: &Model<B>, pairs: &[Pair], data_sha256: &str, 
         let md32: Vec<f32> = md.iter().map(|&v| v as f32).collect();
         let pc32: Vec<f32> = pc.iter().map(|&v| v as f32).collect();
         let md_agreement = diffs.dot(&md).iter().filter(|&&p| p > 0.0).count() as f64 / pairs as f64;
-        resid_norms.insert(l, x.rows().into_iter().map(|r| r.dot(&r).sqrt()).sum::<f64>() / x.nrows() as f64);
+        resid_norms.insert(
+            l,
+            x.rows().into_iter().map(|r| r.dot(&r).sqrt()).sum::<f64>() / x.nrows() as f64,
+        );
         per_layer.insert(
             l.to_string(),
             json!({
@@ -184,7 +201,8 @@ pub fn extract<B: Backend>(model: &Model<B>, pairs: &[Pair], data_sha256: &str, 
                 "cosine_mean_diff_pca": cosine(&md32, &pc32),
             }),
         );
-        out.layers.insert(l, if opts.method == Method::MeanDiff { md32 } else { pc32 });
+        out.layers
+            .insert(l, if opts.method == Method::MeanDiff { md32 } else { pc32 });
     }
     let layers: Vec<usize> = out.layers.keys().copied().collect();
     let adjacent: Vec<Value> = layers

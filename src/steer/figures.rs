@@ -62,7 +62,12 @@ pub fn sweep_figures(r: &SteerSweep, dir: &Path) -> Result<Vec<PathBuf>> {
             .map(|&l| {
                 alphas
                     .iter()
-                    .map(|&a| r.grid.iter().find(|g| g.layer == l && g.alpha == a).map_or(f64::NAN, |g| g.metric))
+                    .map(|&a| {
+                        r.grid
+                            .iter()
+                            .find(|g| g.layer == l && g.alpha == a)
+                            .map_or(f64::NAN, |g| g.metric)
+                    })
                     .collect()
             })
             .collect();

@@ -47,7 +47,11 @@ pub fn read_items(path: &Path) -> Result<Vec<Item>> {
             return Err(at(format!("needs 2 to 26 choices, found {}", item.choices.len())));
         }
         if item.target >= item.choices.len() {
-            return Err(at(format!("target {} out of range for {} choices", item.target, item.choices.len())));
+            return Err(at(format!(
+                "target {} out of range for {} choices",
+                item.target,
+                item.choices.len()
+            )));
         }
         items.push(item);
     }
@@ -103,7 +107,12 @@ fn encode_context<B: Backend>(model: &Model<B>, item: &Item, text: &str) -> Resu
 
 /// The scored sequences of one item in one order: for each option, the token ids and the
 /// index where the scored continuation starts.
-fn item_sequences<B: Backend>(model: &Model<B>, item: &Item, order: &[usize], mode: ScoreMode) -> Result<Vec<(Vec<u32>, usize)>> {
+fn item_sequences<B: Backend>(
+    model: &Model<B>,
+    item: &Item,
+    order: &[usize],
+    mode: ScoreMode,
+) -> Result<Vec<(Vec<u32>, usize)>> {
     let ctx = item_context(model, item, order)?;
     match mode {
         ScoreMode::Letter => {
@@ -149,7 +158,9 @@ pub fn pairs_from_items<B: Backend>(model: &Model<B>, items: &[Item]) -> Result<
                     positive: side(item.target),
                     negative: side(other),
                     id: serde_json::json!(i),
-                    response: Some(serde_json::json!({"positive": item.choices[item.target], "negative": item.choices[other]})),
+                    response: Some(
+                        serde_json::json!({"positive": item.choices[item.target], "negative": item.choices[other]}),
+                    ),
                 });
             }
         }
@@ -178,7 +189,9 @@ pub fn option_probabilities<B: Backend>(
     let letter_ids: Vec<u32> = (0..26)
         .map(|k| {
             let ids = model.tokenizer.encode(&letter(k).to_string(), false)?;
-            ids.first().copied().ok_or_else(|| Error::Invalid("a letter tokenizes to nothing".into()))
+            ids.first()
+                .copied()
+                .ok_or_else(|| Error::Invalid("a letter tokenizes to nothing".into()))
         })
         .collect::<Result<_>>()?;
     // Score of every option of every (item, order): letter logits or mean token log-prob.
@@ -186,7 +199,15 @@ pub fn option_probabilities<B: Backend>(
     let mut scores_flat = Vec::with_capacity(flat.len());
     for chunk in flat.chunks(16) {
         let ids: Vec<Vec<u32>> = chunk.iter().map(|s| s.0.clone()).collect();
-        let logits = model.run(&ids, hooks, if mode == ScoreMode::Letter { LogitsMode::Last } else { LogitsMode::All })?;
+        let logits = model.run(
+            &ids,
+            hooks,
+            if mode == ScoreMode::Letter {
+                LogitsMode::Last
+            } else {
+                LogitsMode::All
+            },
+        )?;
         hooks.clear();
         for ((seq, start), l) in chunk.iter().map(|s| (&s.0, s.1)).zip(logits) {
             scores_flat.push(match mode {
@@ -235,10 +256,22 @@ fn log_softmax(row: &[f32]) -> Vec<f64> {
 }
 
 /// Next-token log-probabilities at every position of each neutral prompt.
-fn neutral_logprobs<B: Backend>(model: &Model<B>, neutral: &[Vec<u32>], hooks: &mut HookSet<B>) -> Result<Vec<Vec<Vec<f64>>>> {
+fn neutral_logprobs<B: Backend>(
+    model: &Model<B>,
+    neutral: &[Vec<u32>],
+    hooks: &mut HookSet<B>,
+) -> Result<Vec<Vec<Vec<f64>>>> {
     let logits = model.run(neutral, hooks, LogitsMode::All)?;
     hooks.clear();
-    Ok(logits.iter().map(|l| l.rows().into_iter().map(|r| log_softmax(r.as_slice().expect("row"))).collect()).collect())
+    Ok(logits
+        .iter()
+        .map(|l| {
+            l.rows()
+                .into_iter()
+                .map(|r| log_softmax(r.as_slice().expect("row")))
+                .collect()
+        })
+        .collect())
 }
 
 /// Side-effect metrics against the unsteered log-probabilities `base`: mean KL(base || steered)
@@ -361,9 +394,16 @@ pub fn sweep<B: Backend>(
                 (base_items.clone(), base_lp.clone())
             } else {
                 let mut hooks = HookSet::default();
-                let strength = if s.relative { Strength::Relative(alpha) } else { Strength::Absolute(alpha) };
+                let strength = if s.relative {
+                    Strength::Relative(alpha)
+                } else {
+                    Strength::Absolute(alpha)
+                };
                 add_steering(&mut hooks, model, vectors, &[layer], strength, s.positions.clone())?;
-                (option_probabilities(model, items, s.score, &mut hooks)?, neutral_logprobs(model, neutral, &mut hooks)?)
+                (
+                    option_probabilities(model, items, s.score, &mut hooks)?,
+                    neutral_logprobs(model, neutral, &mut hooks)?,
+                )
             };
             let (kl, perplexity) = side_effects(&base_lp, &lp, neutral);
             let per_item: Vec<f64> = p.iter().map(|x| (x[0] + x[1]) / 2.0).collect();
@@ -381,7 +421,8 @@ pub fn sweep<B: Backend>(
             progress.inc(1);
         }
     }
-    let chosen = choose(&grid, model.config.n_layers, s.kl_bound).map(|(layer, alpha)| serde_json::json!({"layer": layer, "alpha": alpha}));
+    let chosen = choose(&grid, model.config.n_layers, s.kl_bound)
+        .map(|(layer, alpha)| serde_json::json!({"layer": layer, "alpha": alpha}));
     Ok(SteerSweep {
         kind: "steer-sweep".into(),
         vector: String::new(),
@@ -404,7 +445,10 @@ pub fn samples_markdown<B: Backend>(
     alpha: f32,
     relative: bool,
 ) -> Result<String> {
-    let mut md = format!("# Steering samples: layer {layer}, alpha ±{alpha}{}\n", if relative { " (relative)" } else { "" });
+    let mut md = format!(
+        "# Steering samples: layer {layer}, alpha ±{alpha}{}\n",
+        if relative { " (relative)" } else { "" }
+    );
     let opts = GenerateOptions {
         max_new_tokens: 48,
         ..Default::default()
@@ -416,18 +460,31 @@ pub fn samples_markdown<B: Backend>(
             _ => unreachable!("checked by read_items"),
         };
         let ids = model.encode(&input)?;
-        let question = item.text.clone().unwrap_or_else(|| item.messages.as_ref().and_then(|m| m.last()).map(|m| m.content.clone()).unwrap_or_default());
+        let question = item.text.clone().unwrap_or_else(|| {
+            item.messages
+                .as_ref()
+                .and_then(|m| m.last())
+                .map(|m| m.content.clone())
+                .unwrap_or_default()
+        });
         md.push_str(&format!("\n## {}\n", question.trim()));
         for a in [-alpha, 0.0, alpha] {
             let out = if a == 0.0 {
                 model.generate(std::slice::from_ref(&ids), &opts, &mut NoHooks)?
             } else {
                 let mut hooks = HookSet::default();
-                let st = if relative { Strength::Relative(a) } else { Strength::Absolute(a) };
+                let st = if relative {
+                    Strength::Relative(a)
+                } else {
+                    Strength::Absolute(a)
+                };
                 add_steering(&mut hooks, model, vectors, &[layer], st, Positions::All)?;
                 model.generate(std::slice::from_ref(&ids), &opts, &mut hooks)?
             };
-            md.push_str(&format!("\n**alpha {a:+}**: {}\n", out[0].text.trim().replace('\n', " ")));
+            md.push_str(&format!(
+                "\n**alpha {a:+}**: {}\n",
+                out[0].text.trim().replace('\n', " ")
+            ));
         }
     }
     Ok(md)

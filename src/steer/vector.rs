@@ -73,7 +73,10 @@ impl SteeringVectors {
         }
         let widths: Vec<usize> = layers.values().map(Vec::len).collect();
         if widths.iter().any(|&w| w != widths[0]) {
-            return Err(Error::bad_file(dir, format!("vectors have different lengths: {widths:?}")));
+            return Err(Error::bad_file(
+                dir,
+                format!("vectors have different lengths: {widths:?}"),
+            ));
         }
         let mp = dir.join("meta.json");
         let meta = if mp.exists() {

@@ -25,7 +25,10 @@ pub fn model(name: &str) -> Option<&'static Model<Cpu>> {
         let reg = registry::lookup(name).expect("registered");
         if !reg.is_fetched() {
             if std::env::var_os("MINDLENS_REQUIRE_MODELS").is_some() {
-                panic!("{name} is not fetched ({}) and MINDLENS_REQUIRE_MODELS is set", reg.path().display());
+                panic!(
+                    "{name} is not fetched ({}) and MINDLENS_REQUIRE_MODELS is set",
+                    reg.path().display()
+                );
             }
             eprintln!("SKIP: {name} not fetched (run `models/fetch.sh all`)");
             return None;
