@@ -24,6 +24,7 @@ fn main() {
     let y: Vec<usize> = (0..n).map(|i| i % 2).collect();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut units = Vec::new();
+    let mut sweep_inputs: Vec<Array2<f64>> = Vec::new();
     for l in 0..layers {
         // Signal strength rises then falls with depth, like a real layer curve.
         let s = 0.05 + 0.4 * (std::f64::consts::PI * l as f64 / layers as f64).sin();
@@ -31,6 +32,7 @@ fn main() {
             gauss() + if j < 8 { (2.0 * y[i] as f64 - 1.0) * s } else { 0.0 }
         });
         mindlens::artifact::write_npy(&dir.path().join(format!("layer_{l}.npy")), &x).expect("write");
+        sweep_inputs.push(x.clone());
         units.push(SweepUnit {
             hook: HookPoint::ResidPost(l),
             head: None,
@@ -67,6 +69,35 @@ fn main() {
         "{}",
         serde_json::json!({"bench": "probe_sweep_30x2000x576_5fold", "impl": "mindlens", "threads": rayon::current_num_threads(),
             "seconds": secs, "mean_accuracy": mean_acc, "accuracies": r.layers.iter().map(|l| l.accuracy).collect::<Vec<_>>()})
+    );
+    // linfa's logistic regression (argmin L-BFGS) on the same standardised folds.
+    let t = Instant::now();
+    let mut linfa_acc = Vec::new();
+    for u in &sweep_inputs {
+        let mut accs = Vec::new();
+        for f in 0..opts.folds {
+            let tr: Vec<usize> = (0..n).filter(|&i| folds[i] != f).collect();
+            let te: Vec<usize> = (0..n).filter(|&i| folds[i] == f).collect();
+            let (xtr, xte) = (u.select(ndarray::Axis(0), &tr), u.select(ndarray::Axis(0), &te));
+            let sc = mindlens::probe::linear::Scaler::fit(xtr.view());
+            let ytr = Array1::from_iter(tr.iter().map(|&i| y[i]));
+            let ds = linfa::Dataset::new(sc.transform(xtr.view()), ytr);
+            use linfa::traits::{Fit, Predict};
+            let model = linfa_logistic::LogisticRegression::default()
+                .alpha(1.0)
+                .max_iterations(1000)
+                .fit(&ds)
+                .expect("linfa fit");
+            let pred: Array1<usize> = model.predict(&sc.transform(xte.view()));
+            accs.push(te.iter().zip(pred.iter()).filter(|(&i, &p)| y[i] == p).count() as f64 / te.len() as f64);
+        }
+        linfa_acc.push(accs.iter().sum::<f64>() / accs.len() as f64);
+    }
+    let lsecs = t.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"bench": "probe_sweep_30x2000x576_5fold", "impl": "linfa-logistic 0.8.1 (single thread)", "seconds": lsecs,
+            "mean_accuracy": linfa_acc.iter().sum::<f64>() / layers as f64})
     );
     let py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     if py.exists() {

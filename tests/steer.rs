@@ -43,6 +43,7 @@ fn sentiment_vector_moves_held_out_behaviour_monotonically_with_small_kl() {
     let stats = &v.meta.stats["per_layer"]["16"];
     assert!(stats["mean_diff_sign_agreement"].as_f64().unwrap() > 0.9, "{stats}");
     assert!(stats["cosine_mean_diff_pca"].as_f64().unwrap() > 0.8, "{stats}");
+    assert!(stats["cosine_mean_diff_probe"].as_f64().unwrap() > 0.3, "{stats}");
 
     let neutral: Vec<Vec<u32>> = NEUTRAL_PROMPTS
         .iter()

@@ -18,6 +18,7 @@ use crate::generate::SplitMix64;
 use crate::harvest::{harvest, ActivationStore, HarvestOptions, PositionSpec};
 use crate::hooks::HookPoint;
 use crate::model::Model;
+use crate::probe::{FitOptions, LinearProbe, ProbeKind};
 
 /// How the direction is computed from paired activations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -27,6 +28,9 @@ pub enum Method {
     /// First principal direction of the paired differences (uncentred), signed so that
     /// positives project higher, scaled to the mean projection.
     Pca,
+    /// The direction of a logistic probe separating positives from negatives, scaled to the
+    /// mean projection of the paired differences.
+    Probe,
 }
 
 impl Method {
@@ -34,6 +38,7 @@ impl Method {
         match self {
             Method::MeanDiff => "mean-diff",
             Method::Pca => "pca",
+            Method::Probe => "probe",
         }
     }
 }
@@ -186,6 +191,13 @@ pub fn extract<B: Backend>(
         let md32: Vec<f32> = md.iter().map(|&v| v as f32).collect();
         let pc32: Vec<f32> = pc.iter().map(|&v| v as f32).collect();
         let md_agreement = diffs.dot(&md).iter().filter(|&&p| p > 0.0).count() as f64 / pairs as f64;
+        let y: Vec<usize> = (0..x.nrows()).map(|i| 1 - i % 2).collect();
+        let probe = LinearProbe::fit_classifier(ProbeKind::Logistic, x.view(), &y, 2, FitOptions::default())?;
+        let unit: Array1<f64> = probe.direction().iter().map(|&v| v as f64).collect();
+        let pr32: Vec<f32> = (&unit * diffs.dot(&unit).mean().unwrap_or(0.0))
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
         resid_norms.insert(
             l,
             x.rows().into_iter().map(|r| r.dot(&r).sqrt()).sum::<f64>() / x.nrows() as f64,
@@ -199,10 +211,15 @@ pub fn extract<B: Backend>(
                 "pca_sign_agreement": agreement,
                 "mean_diff_sign_agreement": md_agreement,
                 "cosine_mean_diff_pca": cosine(&md32, &pc32),
+                "cosine_mean_diff_probe": cosine(&md32, &pr32),
             }),
         );
-        out.layers
-            .insert(l, if opts.method == Method::MeanDiff { md32 } else { pc32 });
+        let chosen = match opts.method {
+            Method::MeanDiff => md32,
+            Method::Pca => pc32,
+            Method::Probe => pr32,
+        };
+        out.layers.insert(l, chosen);
     }
     let layers: Vec<usize> = out.layers.keys().copied().collect();
     let adjacent: Vec<Value> = layers
