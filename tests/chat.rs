@@ -6,6 +6,8 @@
 //! one (tests/fixtures/reference/gemma3-chat-template.jinja), which
 //! `mindlens::chat::GEMMA3_CHAT_TEMPLATE` must reproduce.
 
+mod common;
+
 use std::path::PathBuf;
 
 use mindlens::chat::{render_chat, ChatMessage, GEMMA3_CHAT_TEMPLATE};
@@ -39,11 +41,7 @@ fn cases(model: &str) -> Option<Vec<Case>> {
 }
 
 fn tokenizer(rel: &str) -> Option<Tokenizer> {
-    let path = root().join("models").join(rel);
-    if !path.exists() {
-        eprintln!("skipping: {} not found (run models/fetch.sh)", path.display());
-        return None;
-    }
+    let path = common::model_file(rel)?;
     Some(Tokenizer::from_gguf(&GgufFile::open(&path).unwrap()).unwrap())
 }
 

@@ -2,6 +2,8 @@
 //! scripts/make_dequant_fixtures.py), and whole-file dequantisation of the
 //! real models when they are present.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -54,11 +56,7 @@ fn bit_exact_against_gguf_py() {
 }
 
 fn model(rel: &str) -> Option<GgufFile> {
-    let path = root().join("models").join(rel);
-    if !path.exists() {
-        eprintln!("skipping: {} not found (run models/fetch.sh)", path.display());
-        return None;
-    }
+    let path = common::model_file(rel)?;
     Some(GgufFile::open(&path).unwrap())
 }
 

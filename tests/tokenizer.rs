@@ -7,6 +7,8 @@
 //! models/ (models/fetch.sh); each test skips with a message when its model is
 //! absent.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -33,11 +35,7 @@ fn root() -> PathBuf {
 }
 
 fn load(rel: &str) -> Option<Tokenizer> {
-    let path = root().join("models").join(rel);
-    if !path.exists() {
-        eprintln!("skipping: {} not found (run models/fetch.sh)", path.display());
-        return None;
-    }
+    let path = common::model_file(rel)?;
     let file = GgufFile::open(&path).unwrap();
     let t = Instant::now();
     let tok = Tokenizer::from_gguf(&file).unwrap();

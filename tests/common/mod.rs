@@ -64,3 +64,17 @@ pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
     a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
 }
+
+/// Path of a model file under the models directory (`$MINDLENS_MODELS` or `models/`), or
+/// `None` (with a message) when absent; absence fails under `MINDLENS_REQUIRE_MODELS`.
+pub fn model_file(rel: &str) -> Option<PathBuf> {
+    let path = registry::models_dir().join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var_os("MINDLENS_REQUIRE_MODELS").is_some() {
+        panic!("{} is missing and MINDLENS_REQUIRE_MODELS is set", path.display());
+    }
+    eprintln!("SKIP: {} not found (run models/fetch.sh all)", path.display());
+    None
+}
