@@ -109,6 +109,17 @@ pub struct LineChart {
     pub y_range: Option<(f64, f64)>,
 }
 
+/// A tick label with at most three decimals and no trailing zeros.
+fn short(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
 fn finite_range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = vals
         .filter(|v| v.is_finite())
@@ -144,7 +155,7 @@ impl Draw for LineChart {
             .iter()
             .flat_map(|se| se.points.iter())
             .all(|p| p.0.fract() == 0.0);
-        let x_fmt = |v: &f64| if integer_x { format!("{v:.0}") } else { format!("{v}") };
+        let x_fmt = |v: &f64| if integer_x { format!("{v:.0}") } else { short(*v) };
         chart
             .configure_mesh()
             .x_desc(&self.x_label)
@@ -230,6 +241,10 @@ pub struct Heatmap {
     pub range: Option<(f64, f64)>,
     /// Label of the colour bar, with units.
     pub value_label: String,
+    /// Names of the rows (default: their indices).
+    pub row_names: Option<Vec<String>>,
+    /// Names of the columns (default: their indices).
+    pub col_names: Option<Vec<String>>,
 }
 
 impl Draw for Heatmap {
@@ -247,17 +262,30 @@ impl Draw for Heatmap {
             .margin(px(8.0))
             .x_label_area_size(px(34.0))
             .y_label_area_size(px(40.0))
-            .build_cartesian_2d(0.0..cols as f64, 0.0..rows as f64)
+            .build_cartesian_2d(-0.5..cols as f64 - 0.5, -0.5..rows as f64 - 0.5)
             .map_err(|e| e.to_string())?;
+        // Cells are centred on integer coordinates, so integer ticks name whole cells.
+        let name = |names: &Option<Vec<String>>, v: f64| {
+            let i = v.round();
+            if (v - i).abs() > 1e-6 || i < 0.0 {
+                return String::new();
+            }
+            match names {
+                Some(n) => n.get(i as usize).cloned().unwrap_or_default(),
+                None => format!("{}", i as i64),
+            }
+        };
+        let x_fmt = |v: &f64| name(&self.col_names, *v);
+        let y_fmt = |v: &f64| name(&self.row_names, *v);
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc(&self.col_label)
             .y_desc(&self.row_label)
-            .x_labels(cols.min(20))
-            .y_labels(rows.min(20))
-            .x_label_formatter(&|v| format!("{}", v.floor() as i64))
-            .y_label_formatter(&|v| format!("{}", v.floor() as i64))
+            .x_labels(cols.min(16))
+            .y_labels(rows.min(16))
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
             .label_style(("sans-serif", px(10.0)))
             .axis_desc_style(("sans-serif", px(11.0)))
             .draw()
@@ -273,7 +301,7 @@ impl Draw for Heatmap {
                     .filter(|(_, v)| v.is_finite())
                     .map(move |(c, &v)| {
                         Rectangle::new(
-                            [(c as f64, r as f64), (c as f64 + 1.0, r as f64 + 1.0)],
+                            [(c as f64 - 0.5, r as f64 - 0.5), (c as f64 + 0.5, r as f64 + 0.5)],
                             colour(v).filled(),
                         )
                     })

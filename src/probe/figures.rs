@@ -87,6 +87,8 @@ pub fn sweep_figures(r: &SweepResults, dir: &Path) -> Result<Vec<PathBuf>> {
             values,
             range: None,
             value_label: "test accuracy".into(),
+            row_names: None,
+            col_names: None,
         };
         out.extend(map.save(&dir.join("head_heatmap"))?);
     }

@@ -73,11 +73,13 @@ pub fn sweep_figures(r: &SteerSweep, dir: &Path) -> Result<Vec<PathBuf>> {
             .collect();
         let map = Heatmap {
             title: "Behaviour by layer and strength".into(),
-            row_label: format!("layer index in {layers:?}"),
-            col_label: format!("alpha index in {alphas:?}"),
+            row_label: "layer".into(),
+            col_label: format!("alpha{unit}"),
             values,
             range: Some((0.0, 1.0)),
             value_label: "P(behaviour option)".into(),
+            row_names: Some(layers.iter().map(|l| l.to_string()).collect()),
+            col_names: Some(alphas.iter().map(|a| format!("{a}")).collect()),
         };
         out.extend(map.save(&dir.join("layer_alpha_heatmap"))?);
     }
