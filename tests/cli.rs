@@ -4,20 +4,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{max_diff, model};
+use common::{max_diff, mindlens, model};
 use mindlens::prelude::*;
 use ndarray::{Array1, Array2, Array3};
 
 const SMOL: &str = "smollm2-135m-instruct";
-
-fn mindlens(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mindlens"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()

@@ -8,19 +8,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{max_abs, max_diff, model};
+use common::{max_abs, max_diff, mindlens, model};
 use mindlens::harvest::{ActivationStore, ChunkOrder};
 use mindlens::prelude::*;
 use ndarray::Array2;
 
 const SMOL: &str = "smollm2-135m-instruct";
-
-fn mindlens(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mindlens"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
 
 fn ok(o: Output) -> Output {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

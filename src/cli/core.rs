@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{with_backend, ModelArgs};
+use super::{with_backend, ModelArgs, PromptArgs};
 use crate::chat::ChatMessage;
 use crate::error::{Error, Result};
 use crate::generate::GenerateOptions;
@@ -51,14 +51,8 @@ pub(super) struct TokenizeArgs {
 pub(super) struct GenerateArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// The prompt (or use --prompts).
-    prompt: Option<String>,
-    /// JSONL file of prompts (`text`, `messages` or `tokens` per line), generated as one batch.
-    #[arg(long, conflicts_with = "prompt")]
-    prompts: Option<PathBuf>,
-    /// Treat the prompt argument as a user message and apply the chat template.
-    #[arg(long)]
-    chat: bool,
+    #[command(flatten)]
+    prompts: PromptArgs,
     /// Maximum number of new tokens.
     #[arg(long, default_value_t = 64)]
     max_new_tokens: usize,
@@ -184,13 +178,12 @@ pub(super) fn tokenize(a: TokenizeArgs) -> Result<()> {
 pub(super) fn generate(a: GenerateArgs) -> Result<()> {
     with_backend!(a.model.device, |B, dev| {
         let m = Model::<B>::load(&a.model.model, &dev)?;
-        let inputs: Vec<PromptInput> = match (&a.prompt, &a.prompts) {
-            (Some(p), None) if a.chat => vec![PromptInput::Messages(vec![ChatMessage::user(p)])],
-            (Some(p), None) => vec![PromptInput::Text(p.clone())],
-            (None, Some(f)) => read_jsonl(f)?.into_iter().map(|r| r.input).collect(),
-            _ => return Err(Error::Invalid("give a prompt argument or --prompts FILE.jsonl".into())),
-        };
-        let ids = inputs.iter().map(|i| m.encode(i)).collect::<Result<Vec<_>>>()?;
+        let ids = a
+            .prompts
+            .inputs()?
+            .iter()
+            .map(|i| m.encode(i))
+            .collect::<Result<Vec<_>>>()?;
         let mut hooks = HookSet::default();
         if let (Some(path), Some(layer)) = (&a.steer, a.steer_layer) {
             let point: HookPoint = format!("blocks.{layer}.hook_resid_post").parse()?;

@@ -65,6 +65,36 @@ pub struct ModelArgs {
     pub device: DeviceKind,
 }
 
+/// The prompts of a generating command: one argument, or a JSONL file generated as one batch.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PromptArgs {
+    /// The prompt (or use --prompts).
+    pub prompt: Option<String>,
+    /// JSONL file of prompts (`text`, `messages`, `tokens` or `raw` per line), generated as one batch.
+    #[arg(long, conflicts_with = "prompt")]
+    pub prompts: Option<std::path::PathBuf>,
+    /// Treat the prompt argument as a user message and apply the chat template.
+    #[arg(long)]
+    pub chat: bool,
+}
+
+impl PromptArgs {
+    /// The prompts as model inputs.
+    pub fn inputs(&self) -> crate::Result<Vec<crate::prompts::PromptInput>> {
+        use crate::prompts::PromptInput;
+        Ok(match (&self.prompt, &self.prompts) {
+            (Some(p), None) if self.chat => vec![PromptInput::Messages(vec![crate::chat::ChatMessage::user(p)])],
+            (Some(p), None) => vec![PromptInput::Text(p.clone())],
+            (None, Some(f)) => crate::prompts::read_jsonl(f)?.into_iter().map(|r| r.input).collect(),
+            _ => {
+                return Err(crate::Error::Invalid(
+                    "give a prompt argument or --prompts FILE.jsonl".into(),
+                ))
+            }
+        })
+    }
+}
+
 /// Runs `$body` with `$B` bound to the backend type chosen by `$kind` and `$dev` to its device.
 macro_rules! with_backend {
     ($kind:expr, |$B:ident, $dev:ident| $body:expr) => {{

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{with_backend, ModelArgs};
+use super::{with_backend, ModelArgs, PromptArgs};
 use crate::error::{Error, Result};
 use crate::generate::GenerateOptions;
 use crate::harvest::PositionSpec;
 use crate::hooks::{HookSet, Positions};
 use crate::model::Model;
-use crate::prompts::{read_jsonl, PromptInput};
+use crate::prompts::read_jsonl;
 use crate::steer::export::{export_gguf, import_gguf};
 use crate::steer::extract::{extract, read_pairs, ExtractOptions, Method};
 use crate::steer::sweep::{
@@ -131,14 +131,8 @@ pub(super) struct ApplyArgs {
     /// all | prompt | generated | from:N
     #[arg(long, default_value = "all")]
     positions: String,
-    /// Prompt (as a user message with --chat) or use --prompts.
-    prompt: Option<String>,
-    /// JSONL prompts generated as one batch.
-    #[arg(long, conflicts_with = "prompt")]
-    prompts: Option<PathBuf>,
-    /// Apply the chat template to the prompt argument.
-    #[arg(long)]
-    chat: bool,
+    #[command(flatten)]
+    prompts: PromptArgs,
     /// New tokens.
     #[arg(long, default_value_t = 64)]
     max_new_tokens: usize,
@@ -229,13 +223,12 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
                 };
                 add_steering(&mut hooks, &m, &v, &layers, strength, parse_positions(&a.positions)?)?;
             }
-            let inputs: Vec<PromptInput> = match (&a.prompt, &a.prompts) {
-                (Some(p), None) if a.chat => vec![PromptInput::Messages(vec![crate::chat::ChatMessage::user(p)])],
-                (Some(p), None) => vec![PromptInput::Text(p.clone())],
-                (None, Some(f)) => read_jsonl(f)?.into_iter().map(|r| r.input).collect(),
-                _ => return Err(Error::Invalid("give a prompt argument or --prompts FILE.jsonl".into())),
-            };
-            let ids = inputs.iter().map(|i| m.encode(i)).collect::<Result<Vec<_>>>()?;
+            let ids = a
+                .prompts
+                .inputs()?
+                .iter()
+                .map(|i| m.encode(i))
+                .collect::<Result<Vec<_>>>()?;
             let opts = GenerateOptions {
                 max_new_tokens: a.max_new_tokens,
                 ..Default::default()

@@ -78,3 +78,11 @@ pub fn model_file(rel: &str) -> Option<PathBuf> {
     eprintln!("SKIP: {} not found (run models/fetch.sh all)", path.display());
     None
 }
+
+/// Runs the `mindlens` binary with `args`.
+pub fn mindlens(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mindlens"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
