@@ -1,0 +1,67 @@
+//! Harvest throughput: prompts of 20 to 200 tokens, all 30 `hook_resid_post` of SmolLM2, at
+//! `last` and `all` positions, beside Hugging Face transformers and nnsight in the same run.
+//!
+//! `BENCH_PROMPTS=2000 cargo bench --bench harvest` (peers via `scripts/bench_harvest.py` when
+//! `.venv` exists; see scripts/README.md).
+
+use std::process::Command;
+
+use mindlens::harvest::{harvest, HarvestOptions, PositionSpec};
+use mindlens::prelude::*;
+
+fn main() -> Result<()> {
+    let n: usize = std::env::var("BENCH_PROMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let model = Model::<Cpu>::load(mindlens::registry::DEFAULT_MODEL, &Default::default())?;
+    let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let data = dir.path().join("data.jsonl");
+    let words = [
+        "the", "river", "quietly", "carried", "seven", "blue", "boats", "toward", "an", "old", "harbour", "where",
+        "children", "watched", "and", "waved", "at", "sailors", "singing", "songs",
+    ];
+    let mut text = String::new();
+    for i in 0..n {
+        // 15..150 words: about 20..200 tokens.
+        let len = 15 + (i * 7919) % 136;
+        let s: Vec<&str> = (0..len).map(|j| words[(i * 31 + j * 17) % words.len()]).collect();
+        text.push_str(&serde_json::json!({"text": s.join(" "), "id": i}).to_string());
+        text.push('\n');
+    }
+    std::fs::write(&data, text).map_err(|e| Error::io(&data, e))?;
+    for positions in ["last", "all"] {
+        let opts = HarvestOptions {
+            hooks: (0..model.config.n_layers).map(HookPoint::ResidPost).collect(),
+            positions: positions.parse::<PositionSpec>()?,
+            progress: false,
+            ..Default::default()
+        };
+        let s = harvest(&model, &data, &dir.path().join(format!("store-{positions}")), &opts)?;
+        println!(
+            "{}",
+            serde_json::json!({"bench": format!("harvest_{positions}"), "impl": "mindlens", "prompts": n,
+                "tokens": s.tokens, "seconds": s.seconds, "tokens_per_s": s.tokens_per_s,
+                "padding_tokens": s.padding_tokens, "peak_rss_mib": s.peak_rss_mib})
+        );
+        let _ = std::fs::remove_dir_all(dir.path().join(format!("store-{positions}")));
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let py = root.join(".venv/bin/python");
+    if !py.exists() {
+        eprintln!("no .venv: peer comparison skipped (see scripts/README.md)");
+        return Ok(());
+    }
+    for positions in ["last", "all"] {
+        for peer in ["hf", "nnsight"] {
+            let o = Command::new(&py)
+                .arg(root.join("scripts/bench_harvest.py"))
+                .args([data.to_str().expect("utf-8 path"), positions, peer])
+                .output()
+                .map_err(|e| Error::Invalid(format!("cannot run python: {e}")))?;
+            print!("{}", String::from_utf8_lossy(&o.stdout));
+            if !o.status.success() {
+                let err = String::from_utf8_lossy(&o.stderr);
+                eprintln!("{peer} {positions} failed: {}", err.lines().last().unwrap_or(""));
+            }
+        }
+    }
+    Ok(())
+}
