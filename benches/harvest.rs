@@ -10,7 +10,10 @@ use mindlens::harvest::{harvest, HarvestOptions, PositionSpec};
 use mindlens::prelude::*;
 
 fn main() -> Result<()> {
-    let n: usize = std::env::var("BENCH_PROMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let n: usize = std::env::var("BENCH_PROMPTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
     let model = Model::<Cpu>::load(mindlens::registry::DEFAULT_MODEL, &Default::default())?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let data = dir.path().join("data.jsonl");

@@ -178,12 +178,7 @@ pub(super) fn tokenize(a: TokenizeArgs) -> Result<()> {
 pub(super) fn generate(a: GenerateArgs) -> Result<()> {
     with_backend!(a.model.device, |B, dev| {
         let m = Model::<B>::load(&a.model.model, &dev)?;
-        let ids = a
-            .prompts
-            .inputs()?
-            .iter()
-            .map(|i| m.encode(i))
-            .collect::<Result<Vec<_>>>()?;
+        let ids = a.prompts.encode(&m)?;
         let mut hooks = HookSet::default();
         if let (Some(path), Some(layer)) = (&a.steer, a.steer_layer) {
             let point: HookPoint = format!("blocks.{layer}.hook_resid_post").parse()?;

@@ -79,10 +79,13 @@ pub struct PromptArgs {
 }
 
 impl PromptArgs {
-    /// The prompts as model inputs.
-    pub fn inputs(&self) -> crate::Result<Vec<crate::prompts::PromptInput>> {
+    /// The prompts' token ids for `model`.
+    pub fn encode<B: burn::tensor::backend::Backend>(
+        &self,
+        model: &crate::model::Model<B>,
+    ) -> crate::Result<Vec<Vec<u32>>> {
         use crate::prompts::PromptInput;
-        Ok(match (&self.prompt, &self.prompts) {
+        let inputs = match (&self.prompt, &self.prompts) {
             (Some(p), None) if self.chat => vec![PromptInput::Messages(vec![crate::chat::ChatMessage::user(p)])],
             (Some(p), None) => vec![PromptInput::Text(p.clone())],
             (None, Some(f)) => crate::prompts::read_jsonl(f)?.into_iter().map(|r| r.input).collect(),
@@ -91,7 +94,8 @@ impl PromptArgs {
                     "give a prompt argument or --prompts FILE.jsonl".into(),
                 ))
             }
-        })
+        };
+        inputs.iter().map(|i| model.encode(i)).collect()
     }
 }
 

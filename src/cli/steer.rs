@@ -223,12 +223,7 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
                 };
                 add_steering(&mut hooks, &m, &v, &layers, strength, parse_positions(&a.positions)?)?;
             }
-            let ids = a
-                .prompts
-                .inputs()?
-                .iter()
-                .map(|i| m.encode(i))
-                .collect::<Result<Vec<_>>>()?;
+            let ids = a.prompts.encode(&m)?;
             let opts = GenerateOptions {
                 max_new_tokens: a.max_new_tokens,
                 ..Default::default()
