@@ -209,15 +209,10 @@ pub fn read_matrix(path: &Path) -> Result<ndarray::Array2<f32>> {
             rows * cols * dtype.size()
         )));
     }
-    let data: Vec<f32> = match dtype {
-        Dtype::F32 => body
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Dtype::F16 => body
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
+    let ty = match dtype {
+        Dtype::F32 => crate::gguf::GgmlType::F32,
+        Dtype::F16 => crate::gguf::GgmlType::F16,
     };
+    let data = crate::gguf::dequant::dequantize(ty, body, rows * cols).map_err(|e| bad(&e.to_string()))?;
     Ok(ndarray::Array2::from_shape_vec((rows, cols), data).expect("checked size"))
 }

@@ -598,13 +598,7 @@ fn build_byte_level(
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let bpe = BPE::builder()
-        .vocab_and_merges(vocab, merges)
-        .build()
-        .map_err(|e| TokenizerError::Invalid {
-            file: label.to_string(),
-            reason: format!("cannot build BPE: {e}"),
-        })?;
+    let bpe = build_bpe(BPE::builder(), vocab, merges, label)?;
     let mut tok = tokenizers::Tokenizer::new(bpe);
     tok.with_pre_tokenizer(Some(pre_tokenizer));
     tok.with_decoder(Some(ByteLevelDecoder::default()));
@@ -653,13 +647,7 @@ fn build_spm(
     if let Some(unk) = cfg.unk_token.filter(|u| vocab.contains_key(*u)) {
         builder = builder.unk_token(unk.to_string());
     }
-    let bpe = builder
-        .vocab_and_merges(vocab, merges)
-        .build()
-        .map_err(|e| TokenizerError::Invalid {
-            file: label.to_string(),
-            reason: format!("cannot build BPE: {e}"),
-        })?;
+    let bpe = build_bpe(builder, vocab, merges, label)?;
     let mut tok = tokenizers::Tokenizer::new(bpe);
     let mut decoders: Vec<DecoderWrapper> = vec![
         Replace::new("\u{2581}", " ")
@@ -767,6 +755,22 @@ fn add_gguf_added_tokens(
         .collect();
     tok.add_tokens(user).map_err(backend("adding user-defined tokens"))?;
     Ok(())
+}
+
+/// Builds a BPE model from a vocabulary and merges, naming the file on failure.
+fn build_bpe(
+    builder: tokenizers::models::bpe::BpeBuilder,
+    vocab: Vocab,
+    merges: Vec<(String, String)>,
+    label: &str,
+) -> Result<BPE, TokenizerError> {
+    builder
+        .vocab_and_merges(vocab, merges)
+        .build()
+        .map_err(|e| TokenizerError::Invalid {
+            file: label.to_string(),
+            reason: format!("cannot build BPE: {e}"),
+        })
 }
 
 #[cfg(test)]

@@ -15,26 +15,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-const FIXTURE_TYPES: &[GgmlType] = &[
-    GgmlType::F32,
-    GgmlType::F16,
-    GgmlType::BF16,
-    GgmlType::Q4_0,
-    GgmlType::Q4_1,
-    GgmlType::Q5_0,
-    GgmlType::Q5_1,
-    GgmlType::Q8_0,
-    GgmlType::Q2_K,
-    GgmlType::Q3_K,
-    GgmlType::Q4_K,
-    GgmlType::Q5_K,
-    GgmlType::Q6_K,
-];
-
 #[test]
 fn bit_exact_against_gguf_py() {
     let dir = root().join("tests/fixtures/dequant");
-    for &ty in FIXTURE_TYPES {
+    // Every supported type must have a fixture.
+    for &ty in mindlens::gguf::dequant::SUPPORTED_TYPES {
         let name = ty.name();
         let bytes = std::fs::read(dir.join(format!("{name}.bin"))).unwrap();
         let expected: Array1<f32> = read_npy(dir.join(format!("{name}.npy"))).unwrap();

@@ -16,7 +16,8 @@ use safetensors::{Dtype, SafeTensors};
 
 use super::config::{Arch, ModelConfig};
 use crate::error::{Error, Result};
-use crate::gguf::GgufFile;
+use crate::gguf::dequant::dequantize;
+use crate::gguf::{GgmlType, GgufFile};
 
 /// A dense f32 tensor in row-major order with its shape (PyTorch order: `[out, in]`).
 pub struct HostTensor {
@@ -223,20 +224,11 @@ impl WeightSource for SafetensorsWeights {
         let t = st
             .tensor(&full)
             .map_err(|e| Error::bad_file(path, format!("{full}: {e}")))?;
-        let bytes = t.data();
-        let mut data: Vec<f32> = match t.dtype() {
-            Dtype::F32 => bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            Dtype::F16 => bytes
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => bytes
-                .chunks_exact(2)
-                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+        // Same byte-to-f32 conversions as GGUF's unquantised types.
+        let ty = match t.dtype() {
+            Dtype::F32 => GgmlType::F32,
+            Dtype::F16 => GgmlType::F16,
+            Dtype::BF16 => GgmlType::BF16,
             other => {
                 return Err(Error::bad_file(
                     path,
@@ -244,6 +236,8 @@ impl WeightSource for SafetensorsWeights {
                 ))
             }
         };
+        let n: usize = t.shape().iter().product();
+        let mut data = dequantize(ty, t.data(), n).map_err(|e| Error::bad_file(path, format!("{full}: {e}")))?;
         if self.arch == Arch::Gemma3 && name.ends_with("norm.weight") {
             data.iter_mut().for_each(|w| *w += 1.0);
         }
