@@ -24,6 +24,7 @@ pub mod backend;
 pub mod cache;
 pub mod chat;
 pub mod cli;
+pub mod concepts;
 pub mod error;
 pub mod generate;
 pub mod gguf;
@@ -34,6 +35,7 @@ pub mod plot;
 pub mod probe;
 pub mod prompts;
 pub mod registry;
+pub mod sae;
 pub mod steer;
 pub mod tokenizer;
 

@@ -4,6 +4,7 @@
 mod core;
 mod harvest;
 mod probe;
+mod sae;
 mod steer;
 
 use std::process::ExitCode;
@@ -49,6 +50,11 @@ enum Command {
     Steer {
         #[command(subcommand)]
         action: steer::SteerAction,
+    },
+    /// Train, evaluate, inspect and steer with sparse autoencoders.
+    Sae {
+        #[command(subcommand)]
+        action: sae::SaeAction,
     },
     /// Redraw the figures of a results.json.
     Plot(probe::PlotArgs),
@@ -138,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Harvest(a) => harvest::run(a),
         Command::Probe { action } => probe::probe(action),
         Command::Steer { action } => steer::steer(action),
+        Command::Sae { action } => sae::sae(action),
         Command::Plot(a) => probe::plot(a),
     };
     match result {

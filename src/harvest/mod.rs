@@ -35,6 +35,8 @@ pub enum PositionSpec {
     Last,
     /// Every token (several vectors per row, with a token index).
     All,
+    /// Every token but the first (BOS), whose outlier activation SAEs should not train on.
+    AllButFirst,
     /// The mean over all tokens (one vector per row).
     Mean,
     /// The last token overlapping a character span named by a field: `[start, end]`
@@ -54,6 +56,7 @@ impl FromStr for PositionSpec {
         Ok(match s {
             "last" => PositionSpec::Last,
             "all" => PositionSpec::All,
+            "all-but-first" => PositionSpec::AllButFirst,
             "mean" => PositionSpec::Mean,
             _ => match s.split_once(':') {
                 Some(("span", f)) if !f.is_empty() => PositionSpec::Span(f.to_string()),
@@ -61,7 +64,7 @@ impl FromStr for PositionSpec {
                 Some(("mean-from", f)) if !f.is_empty() => PositionSpec::MeanFrom(f.to_string()),
                 _ => {
                     return Err(Error::Invalid(format!(
-                        "unknown positions {s:?} (use last, all, mean, span:FIELD, from:FIELD or mean-from:FIELD)"
+                        "unknown positions {s:?} (use last, all, all-but-first, mean, span:FIELD, from:FIELD or mean-from:FIELD)"
                     )))
                 }
             },
@@ -74,6 +77,7 @@ impl std::fmt::Display for PositionSpec {
         match self {
             PositionSpec::Last => write!(f, "last"),
             PositionSpec::All => write!(f, "all"),
+            PositionSpec::AllButFirst => write!(f, "all-but-first"),
             PositionSpec::Mean => write!(f, "mean"),
             PositionSpec::Span(x) => write!(f, "span:{x}"),
             PositionSpec::From(x) => write!(f, "from:{x}"),
@@ -85,7 +89,10 @@ impl std::fmt::Display for PositionSpec {
 impl PositionSpec {
     /// Whether a row may give several vectors.
     pub fn multi_token(&self) -> bool {
-        matches!(self, PositionSpec::All | PositionSpec::From(_))
+        matches!(
+            self,
+            PositionSpec::All | PositionSpec::AllButFirst | PositionSpec::From(_)
+        )
     }
 }
 
@@ -218,10 +225,11 @@ impl<B: Backend> Model<B> {
     fn prepare(&self, row: PromptRow, positions: &PositionSpec) -> Result<Prepared> {
         let at = |msg: String| Error::Invalid(format!("data line {}: {msg}", row.line));
         let (ids, keep) = match positions {
-            PositionSpec::Last | PositionSpec::All | PositionSpec::Mean => {
+            PositionSpec::Last | PositionSpec::All | PositionSpec::AllButFirst | PositionSpec::Mean => {
                 let ids = self.encode(&row.input).map_err(|e| at(e.to_string()))?;
                 let keep = match positions {
                     PositionSpec::Last => vec![ids.len() - 1],
+                    PositionSpec::AllButFirst => (1..ids.len()).collect(),
                     _ => (0..ids.len()).collect(),
                 };
                 (ids, keep)

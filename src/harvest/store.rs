@@ -124,6 +124,61 @@ impl ActivationStore {
         })
     }
 
+    /// Writes activations computed elsewhere (`[vectors, width]`, one row each) as a
+    /// complete store of one hook, in shards of `shard_rows`: the way to bring external or
+    /// synthetic activations to the probe and SAE code. Refuses an existing directory.
+    pub fn from_array(dir: &Path, model: &str, point: HookPoint, x: &Array2<f32>, shard_rows: usize) -> Result<Self> {
+        if dir.exists() {
+            return Err(Error::Invalid(format!("{} already exists", dir.display())));
+        }
+        let hook = point.to_string();
+        let hook_path = dir.join(hook_dir(&hook));
+        std::fs::create_dir_all(&hook_path).map_err(|e| Error::io(&hook_path, e))?;
+        let rows = x.nrows();
+        let rows_text: String = (0..rows).map(|i| format!("{{\"index\":{i}}}\n")).collect();
+        crate::artifact::write_atomic(&dir.join("rows.jsonl"), |f| {
+            std::io::Write::write_all(f, rows_text.as_bytes()).map_err(|e| e.to_string())
+        })?;
+        let mut shards = Vec::new();
+        for (index, start) in (0..rows).step_by(shard_rows.max(1)).enumerate() {
+            let end = (start + shard_rows.max(1)).min(rows);
+            crate::artifact::write_npy(
+                &hook_path.join(format!("shard-{index:05}.npy")),
+                &x.slice(s![start..end, ..]),
+            )?;
+            shards.push(Shard {
+                index,
+                rows: [start, end],
+                vectors: end - start,
+                rows_jsonl_bytes: rows_text.lines().take(end).map(|l| l.len() as u64 + 1).sum(),
+            });
+        }
+        let manifest = StoreManifest {
+            format: "mindlens-activation-store".into(),
+            version: 1,
+            model: model.to_string(),
+            model_config: Value::Null,
+            hooks: vec![hook.clone()],
+            widths: BTreeMap::from([(hook, x.ncols())]),
+            positions: "last".into(),
+            dtype: Dtype::F32,
+            d_model: x.ncols(),
+            data: DataRef {
+                path: String::new(),
+                sha256: format!("array:{rows}x{}", x.ncols()),
+                rows,
+            },
+            rows,
+            vectors: rows,
+            tokens: rows as u64,
+            multi_token: false,
+            complete: true,
+            shards,
+        };
+        crate::artifact::write_json(&dir.join("manifest.json"), &manifest)?;
+        Self::open(dir)
+    }
+
     /// The store's directory.
     pub fn dir(&self) -> &Path {
         &self.dir

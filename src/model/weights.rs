@@ -224,20 +224,7 @@ impl WeightSource for SafetensorsWeights {
         let t = st
             .tensor(&full)
             .map_err(|e| Error::bad_file(path, format!("{full}: {e}")))?;
-        // Same byte-to-f32 conversions as GGUF's unquantised types.
-        let ty = match t.dtype() {
-            Dtype::F32 => GgmlType::F32,
-            Dtype::F16 => GgmlType::F16,
-            Dtype::BF16 => GgmlType::BF16,
-            other => {
-                return Err(Error::bad_file(
-                    path,
-                    format!("{full}: unsupported dtype {other:?} (F32, F16, BF16)"),
-                ))
-            }
-        };
-        let n: usize = t.shape().iter().product();
-        let mut data = dequantize(ty, t.data(), n).map_err(|e| Error::bad_file(path, format!("{full}: {e}")))?;
+        let mut data = tensor_to_f32(path, &full, &t)?;
         if self.arch == Arch::Gemma3 && name.ends_with("norm.weight") {
             data.iter_mut().for_each(|w| *w += 1.0);
         }
@@ -250,6 +237,23 @@ impl WeightSource for SafetensorsWeights {
     fn contains(&self, name: &str) -> bool {
         self.index.contains_key(&self.full_name(name))
     }
+}
+
+/// A safetensors tensor as f32, through the same byte conversions as GGUF's unquantised types.
+pub(crate) fn tensor_to_f32(path: &Path, name: &str, t: &safetensors::tensor::TensorView) -> Result<Vec<f32>> {
+    let ty = match t.dtype() {
+        Dtype::F32 => GgmlType::F32,
+        Dtype::F16 => GgmlType::F16,
+        Dtype::BF16 => GgmlType::BF16,
+        other => {
+            return Err(Error::bad_file(
+                path,
+                format!("{name}: unsupported dtype {other:?} (F32, F16, BF16)"),
+            ))
+        }
+    };
+    let n: usize = t.shape().iter().product();
+    dequantize(ty, t.data(), n).map_err(|e| Error::bad_file(path, format!("{name}: {e}")))
 }
 
 #[cfg(test)]

@@ -1,0 +1,102 @@
+//! SAE training speed: mindlens (burn autodiff on the CPU backend) beside SAELens (torch) on
+//! the same activations, architecture, sizes and thread count, in the same run.
+//!
+//! `cargo bench --bench sae` trains on `$MINDLENS_SAE_ACTS` (a `[N, d]` float32 `.npy`, e.g. a
+//! SmolLM2 residual-stream shard) or, when unset, on synthetic planted-feature activations of
+//! SmolLM2's width (576). Runs `scripts/bench_sae.py` with `.venv/bin/python` when the
+//! reference venv exists (see scripts/README.md). `MINDLENS_SAE_STEPS` (default 12) timed steps
+//! after 2 warm-up steps; `MINDLENS_SAE_ARCHS` (default `topk,relu-l1`).
+
+use std::path::Path;
+use std::process::Command;
+
+use mindlens::harvest::ActivationStore;
+use mindlens::hooks::HookPoint;
+use mindlens::sae::train::{train, TrainOptions};
+use mindlens::sae::{planted_features, Arch};
+use ndarray::Array2;
+
+type Ad = burn::backend::Autodiff<mindlens::backend::Cpu>;
+
+fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let steps: u64 = env("MINDLENS_SAE_STEPS", "12")
+        .parse()
+        .expect("MINDLENS_SAE_STEPS is a number");
+    let (batch, expansion, k) = (4096usize, 16usize, 32usize);
+    let acts_path = match std::env::var("MINDLENS_SAE_ACTS") {
+        Ok(p) => std::path::PathBuf::from(p),
+        Err(_) => {
+            let (x, _) = planted_features(8 * batch, 576, 4096, 0.008, 0.05, 1);
+            let p = dir.path().join("acts.npy");
+            mindlens::artifact::write_npy(&p, &x).expect("write");
+            p
+        }
+    };
+    let x: Array2<f32> = mindlens::artifact::read_matrix(&acts_path).expect("activations .npy");
+    let store = ActivationStore::from_array(&dir.path().join("store"), "bench", HookPoint::ResidPost(0), &x, 16384)
+        .expect("store");
+    for arch in env("MINDLENS_SAE_ARCHS", "topk,relu-l1").split(',') {
+        let arch: Arch = clap::ValueEnum::from_str(arch, true).expect("arch name");
+        let mut secs = Vec::new();
+        // Time (2 + steps) minus 2 warm-up steps: the same protocol as the SAELens script.
+        for n in [2, 2 + steps] {
+            let opts = TrainOptions {
+                arch,
+                expansion,
+                k,
+                batch,
+                tokens: n * batch as u64,
+                checkpoint_every: 1_000_000,
+                ..Default::default()
+            };
+            let out = dir.path().join(format!("{}-{n}", arch.name()));
+            let s = train::<Ad>(
+                &store,
+                HookPoint::ResidPost(0),
+                &out,
+                &opts,
+                false,
+                true,
+                false,
+                &Default::default(),
+            )
+            .expect("train");
+            secs.push((s.seconds, s.last.clone()));
+        }
+        let timed = secs[1].0 - secs[0].0;
+        println!(
+            "{}",
+            serde_json::json!({"peer": "mindlens", "arch": arch.name(), "d_in": x.ncols(), "d_sae": expansion * x.ncols(),
+                "k": k, "batch": batch, "steps": steps, "seconds": timed, "tokens_per_s": (steps as f64 * batch as f64) / timed,
+                "threads": rayon::current_num_threads(), "last": secs[1].1})
+        );
+        let py = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+        if py.exists() {
+            let o = Command::new(py)
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_sae.py"))
+                .args(["--acts", acts_path.to_str().expect("utf-8 path"), "--arch", arch.name()])
+                .args([
+                    "--expansion",
+                    &expansion.to_string(),
+                    "--k",
+                    &k.to_string(),
+                    "--batch",
+                    &batch.to_string(),
+                ])
+                .args([
+                    "--steps",
+                    &steps.to_string(),
+                    "--threads",
+                    &rayon::current_num_threads().to_string(),
+                ])
+                .output()
+                .expect("python runs");
+            print!("{}", String::from_utf8_lossy(&o.stdout));
+            eprint!("{}", String::from_utf8_lossy(&o.stderr));
+        } else {
+            eprintln!("no .venv: SAELens comparison skipped (see scripts/README.md)");
+        }
+    }
+}
