@@ -2,6 +2,7 @@
 //! function; nothing here computes anything the library does not expose.
 
 mod core;
+mod experiment;
 mod harvest;
 mod probe;
 mod sae;
@@ -55,6 +56,11 @@ enum Command {
     Sae {
         #[command(subcommand)]
         action: sae::SaeAction,
+    },
+    /// Run a concept suite end to end (results.json, figures, report.md).
+    Experiment {
+        #[command(subcommand)]
+        action: experiment::ExperimentAction,
     },
     /// Redraw the figures of a results.json.
     Plot(probe::PlotArgs),
@@ -145,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Probe { action } => probe::probe(action),
         Command::Steer { action } => steer::steer(action),
         Command::Sae { action } => sae::sae(action),
+        Command::Experiment { action } => experiment::experiment(action),
         Command::Plot(a) => probe::plot(a),
     };
     match result {
