@@ -4,7 +4,7 @@
 //! `cargo bench --bench sae` trains on `$MINDLENS_SAE_ACTS` (a `[N, d]` float32 `.npy`, e.g. a
 //! SmolLM2 residual-stream shard) or, when unset, on synthetic planted-feature activations of
 //! SmolLM2's width (576). Runs `scripts/bench_sae.py` with `.venv/bin/python` when the
-//! reference venv exists (see scripts/README.md). `MINDLENS_SAE_STEPS` (default 12) timed steps
+//! reference venv exists (see scripts/README.md). `MINDLENS_SAE_STEPS` (default 40) timed steps of 1,024 vectors
 //! after 2 warm-up steps; `MINDLENS_SAE_ARCHS` (default `topk,relu-l1`).
 
 use std::path::Path;
@@ -12,7 +12,7 @@ use std::process::Command;
 
 use mindlens::harvest::ActivationStore;
 use mindlens::hooks::HookPoint;
-use mindlens::sae::train::{train, TrainOptions};
+use mindlens::sae::train::{train, RunControl, TrainOptions};
 use mindlens::sae::{planted_features, Arch};
 use ndarray::Array2;
 
@@ -21,10 +21,10 @@ type Ad = burn::backend::Autodiff<mindlens::backend::Cpu>;
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let steps: u64 = env("MINDLENS_SAE_STEPS", "12")
+    let steps: u64 = env("MINDLENS_SAE_STEPS", "40")
         .parse()
         .expect("MINDLENS_SAE_STEPS is a number");
-    let (batch, expansion, k) = (4096usize, 16usize, 32usize);
+    let (batch, expansion, k) = (1024usize, 16usize, 32usize);
     let acts_path = match std::env::var("MINDLENS_SAE_ACTS") {
         Ok(p) => std::path::PathBuf::from(p),
         Err(_) => {
@@ -57,9 +57,10 @@ fn main() {
                 HookPoint::ResidPost(0),
                 &out,
                 &opts,
-                false,
-                true,
-                false,
+                RunControl {
+                    force: true,
+                    ..Default::default()
+                },
                 &Default::default(),
             )
             .expect("train");

@@ -47,6 +47,12 @@ pub fn write_atomic(
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
+    // tempfile creates 0600 files; artifacts get the usual 0644 like any file the user writes.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(|e| Error::io(path, e))?;
+    }
     fill(tmp.as_file_mut()).map_err(|msg| Error::Npy {
         path: path.to_path_buf(),
         msg,

@@ -14,7 +14,7 @@ use mindlens::harvest::ActivationStore;
 use mindlens::prelude::*;
 use mindlens::sae::eval::evaluate;
 use mindlens::sae::saelens::{self, SaeOrigin};
-use mindlens::sae::train::{train, TrainOptions};
+use mindlens::sae::train::{train, RunControl, TrainOptions};
 use mindlens::sae::{planted_features, Arch, Sae};
 use ndarray::{Array1, Array2};
 
@@ -71,9 +71,7 @@ fn every_architecture_recovers_planted_features() {
             HookPoint::ResidPost(0),
             &out,
             &opts,
-            false,
-            false,
-            false,
+            RunControl::default(),
             &Default::default(),
         )
         .unwrap();

@@ -1,4 +1,4 @@
-//! `mindlens experiment personality | belief`: the concept suites, end to end.
+//! `mindlens experiment personality | knowledge | belief`: the concept suites, end to end.
 
 use std::path::PathBuf;
 
@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 
 use super::{with_backend, ModelArgs};
 use crate::concepts::belief::{run_belief, BeliefOptions};
+use crate::concepts::knowledge::{run_knowledge, KnowledgeOptions};
 use crate::concepts::personality::{run_personality, PersonalityOptions};
 use crate::error::Result;
 use crate::model::Model;
@@ -14,6 +15,9 @@ use crate::model::Model;
 pub(super) enum ExperimentAction {
     /// Big Five trait directions: probes, steering dose-response, monitoring (probes/personality).
     Personality(SuiteArgs),
+    /// Known vs unknown entities: probes, SAE latents, refusal/hallucination steering, P(IK)
+    /// (probes/knowledge).
+    Knowledge(SuiteArgs),
     /// Protagonist vs oracle beliefs in false-belief stories: probes per layer and head,
     /// transfer across wordings, steering (probes/belief).
     Belief(SuiteArgs),
@@ -29,9 +33,16 @@ pub(super) struct SuiteArgs {
     /// Data directory (default: probes/<suite>/).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Knowledge suite: a trained residual-stream SAE directory to use instead of training one.
+    #[arg(long)]
+    sae: Option<PathBuf>,
     /// A few-minute run on a subset (few items, few layers): for a first look.
     #[arg(long)]
     quick: bool,
+    /// Steering strengths, relative to the mean residual norm at the layer (comma list;
+    /// default: the suite's own, which `--quick` trims).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    alphas: Option<Vec<f32>>,
 }
 
 fn out_dir(a: &SuiteArgs, suite: &str, model: &str) -> PathBuf {
@@ -51,6 +62,7 @@ fn quick_layers(n_layers: usize) -> Option<Vec<usize>> {
 pub(super) fn experiment(action: ExperimentAction) -> Result<()> {
     let (suite, a) = match &action {
         ExperimentAction::Personality(a) => ("personality", a),
+        ExperimentAction::Knowledge(a) => ("knowledge", a),
         ExperimentAction::Belief(a) => ("belief", a),
     };
     with_backend!(a.model.device, |B, dev| {
@@ -67,7 +79,28 @@ pub(super) fn experiment(action: ExperimentAction) -> Result<()> {
                     o.max_items = Some(4);
                     o.layers = quick_layers(m.config.n_layers);
                 }
+                if let Some(al) = &a.alphas {
+                    o.alphas = al.clone();
+                }
                 run_personality(&m, &o, &out, true)?
+            }
+            "knowledge" => {
+                let mut o = KnowledgeOptions::default();
+                if let Some(d) = &a.data {
+                    o.data_dir = d.clone();
+                }
+                o.sae = a.sae.clone();
+                if a.quick {
+                    o.max_entities = Some(20);
+                    o.layers = quick_layers(m.config.n_layers);
+                    o.sae_tokens = 100_000;
+                    o.max_steer_entities = Some(10);
+                    o.alphas = vec![0.5];
+                }
+                if let Some(al) = &a.alphas {
+                    o.alphas = al.clone();
+                }
+                run_knowledge(&m, &o, &out, true)?
             }
             _ => {
                 let mut o = BeliefOptions::default();
@@ -78,6 +111,9 @@ pub(super) fn experiment(action: ExperimentAction) -> Result<()> {
                     o.max_stories = Some(40);
                     o.max_questions = Some(40);
                     o.layers = quick_layers(m.config.n_layers);
+                }
+                if let Some(al) = &a.alphas {
+                    o.steer_alphas = al.clone();
                 }
                 run_belief(&m, &o, &out, true)?
             }

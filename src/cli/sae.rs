@@ -15,7 +15,7 @@ use crate::prompts::{read_jsonl, PromptRow};
 use crate::sae::corpus::{build_corpus, read_corpus_file, CorpusOptions};
 use crate::sae::inspect::{markdown_report, top_contexts};
 use crate::sae::splice::{SaeEdit, SaeSplice};
-use crate::sae::train::{train, BDecInit, TrainOptions};
+use crate::sae::train::{train, BDecInit, RunControl, TrainOptions};
 use crate::sae::{eval, saelens, Arch};
 
 #[derive(Subcommand, Debug)]
@@ -56,10 +56,10 @@ pub(super) struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     tokens: u64,
     /// Vectors per batch.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 1024)]
     batch: usize,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 4e-4)]
+    #[arg(long, default_value_t = 1e-3)]
     lr: f64,
     /// Decoder bias initialisation.
     #[arg(long, value_enum, default_value_t = BDecInit::GeometricMedian)]
@@ -221,7 +221,18 @@ pub(super) fn sae(action: SaeAction) -> Result<()> {
                 checkpoint_every: a.checkpoint_every,
                 ..defaults
             };
-            let s = train::<burn::backend::Autodiff<B>>(&store, hook, &a.out, &opts, a.resume, a.force, true, &dev)?;
+            let s = train::<burn::backend::Autodiff<B>>(
+                &store,
+                hook,
+                &a.out,
+                &opts,
+                RunControl {
+                    resume: a.resume,
+                    force: a.force,
+                    progress: true,
+                },
+                &dev,
+            )?;
             eprintln!(
                 "trained {} steps, {} vectors, {:.0} vectors/s; saved to {}",
                 s.steps,

@@ -34,6 +34,7 @@
 //! probe directions to that head's slice of `attn.hook_z`. A random residual direction of
 //! the same strength is the control.
 
+use super::{alpha64, check_layers, mean_norm, random_direction};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,7 +48,6 @@ use serde_json::{json, Map, Value};
 
 use crate::artifact::{write_atomic, write_json};
 use crate::error::{Error, Result};
-use crate::generate::SplitMix64;
 use crate::harvest::{harvest, ActivationStore, HarvestOptions, PositionSpec};
 use crate::hooks::{HookPoint, HookSet, Intervention, Positions};
 use crate::model::Model;
@@ -524,22 +524,6 @@ fn field<'a>(row: &'a Map<String, Value>, key: &str) -> &'a str {
     row.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-/// Sorted, deduplicated layers, all in range (`None`: every block).
-fn check_layers(given: Option<Vec<usize>>, n_layers: usize, what: &str) -> Result<Vec<usize>> {
-    let mut v = given.unwrap_or_else(|| (0..n_layers).collect());
-    v.sort_unstable();
-    v.dedup();
-    if v.is_empty() {
-        return Err(Error::Invalid(format!("no {what} to probe")));
-    }
-    if let Some(&l) = v.iter().find(|&&l| l >= n_layers) {
-        return Err(Error::Invalid(format!(
-            "{what}: layer {l} out of range (the model has {n_layers} blocks)"
-        )));
-    }
-    Ok(v)
-}
-
 /// Story ids to use: all, or `max` taken in turn from each schema x condition group (the
 /// file lists stories schema by schema, so a prefix would hold one schema only).
 fn select_stories(statements: &[Map<String, Value>], max: Option<usize>) -> Result<BTreeSet<String>> {
@@ -776,11 +760,6 @@ fn balanced(conds: &[String], k: usize) -> Vec<usize> {
     keep
 }
 
-/// Mean Euclidean norm of the rows.
-fn mean_norm(x: ArrayView2<f64>) -> f64 {
-    x.rows().into_iter().map(|r| r.dot(&r).sqrt()).sum::<f64>() / x.nrows().max(1) as f64
-}
-
 /// Mean of the rows of class `c`.
 fn class_mean(x: ArrayView2<f64>, y: &[usize], c: usize) -> Result<Array1<f64>> {
     let idx: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
@@ -887,17 +866,6 @@ fn head_hooks<B: Backend>(model: &Model<B>, heads: &[SteerHead], alpha: f32, sca
         hooks.intervene(Intervention::add(point, v, 1.0), width, model.device())?;
     }
     Ok(hooks)
-}
-
-/// A standard-normal random vector (the control direction).
-fn random_direction(d: usize, seed: u64) -> Vec<f32> {
-    let mut rng = SplitMix64::new(seed ^ 0xBE11_EF00);
-    (0..d)
-        .map(|_| {
-            let (a, b) = (rng.next_f64().max(1e-12), rng.next_f64());
-            ((-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()) as f32
-        })
-        .collect()
 }
 
 /// Step 4: baseline, residual steering at `layer`, head steering and a random control.
@@ -1017,11 +985,6 @@ fn steer<B: Backend>(
         random,
         stats,
     })
-}
-
-/// An alpha as the decimal it was written as (f32 -> f64 would print 0.10000000149).
-fn alpha64(a: f32) -> f64 {
-    format!("{a}").parse().unwrap_or(a as f64)
 }
 
 /// Accuracy of a condition (NaN if absent).

@@ -14,6 +14,7 @@
 //! OUT/examples.md, OUT/report.md
 //! ```
 
+use super::{read_rows, spread};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,6 @@ use std::time::Instant;
 use burn::tensor::backend::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -159,27 +159,6 @@ struct AbRow {
     messages: Vec<ChatMessage>,
     target: usize,
     choice_texts: Vec<String>,
-}
-
-/// Reads a JSONL file into `T`, naming the file and line of any bad row.
-fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        rows.push(serde_json::from_str(line).map_err(|e| Error::bad_file(path, format!("line {}: {e}", i + 1)))?);
-    }
-    if rows.is_empty() {
-        return Err(Error::bad_file(path, "no rows"));
-    }
-    Ok(rows)
-}
-
-/// `k` elements spread evenly over `v` (all of them when `k` is None or larger).
-fn spread<T: Clone>(v: &[T], k: Option<usize>) -> Vec<T> {
-    match k {
-        Some(k) if k < v.len() => (0..k).map(|j| v[j * v.len() / k].clone()).collect(),
-        _ => v.to_vec(),
-    }
 }
 
 /// An A/B row as a steering-sweep [`Item`]. The row's user message lists the options itself;

@@ -11,12 +11,12 @@
 //! ```no_run
 //! use mindlens::prelude::*;
 //! use mindlens::harvest::store::ActivationStore;
-//! use mindlens::sae::{self, train::TrainOptions};
+//! use mindlens::sae::{self, train::{RunControl, TrainOptions}};
 //!
 //! let store = ActivationStore::open("corpus-store".as_ref())?;
 //! let opts = TrainOptions { tokens: 200_000, ..Default::default() }; // TopK, k = 32, 16x
 //! sae::train::train::<burn::backend::Autodiff<Cpu>>(
-//!     &store, HookPoint::ResidPost(15), "sae-l15".as_ref(), &opts, false, false, true, &Default::default())?;
+//!     &store, HookPoint::ResidPost(15), "sae-l15".as_ref(), &opts, RunControl { progress: true, ..Default::default() }, &Default::default())?;
 //! let (sae, _) = sae::saelens::load("sae-l15".as_ref())?;
 //! println!("{} latents", sae.d_sae());
 //! # Ok::<(), mindlens::Error>(())

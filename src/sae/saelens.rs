@@ -251,15 +251,16 @@ pub fn write_safetensors(
     })
 }
 
+/// Tensors by name: f32 data and shape.
+pub type TensorMap = HashMap<String, (Vec<f32>, Vec<usize>)>;
+
 /// Reads every tensor of a safetensors file as f32 (F32, F16 or BF16 on disk).
-pub fn read_safetensors(path: &Path) -> Result<HashMap<String, (Vec<f32>, Vec<usize>)>> {
+pub fn read_safetensors(path: &Path) -> Result<TensorMap> {
     Ok(read_safetensors_with_metadata(path)?.0)
 }
 
 /// [`read_safetensors`], also returning the file's string metadata.
-pub fn read_safetensors_with_metadata(
-    path: &Path,
-) -> Result<(HashMap<String, (Vec<f32>, Vec<usize>)>, HashMap<String, String>)> {
+pub fn read_safetensors_with_metadata(path: &Path) -> Result<(TensorMap, HashMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::bad_file(path, e.to_string()))?;
     let metadata = header.metadata().clone().unwrap_or_default();

@@ -93,10 +93,10 @@ impl Default for TrainOptions {
             k: 32,
             sparsity_coeff: 5.0,
             sparsity_warmup_steps: 100,
-            lr: 4e-4,
+            lr: 1e-3,
             warmup_steps: 20,
             decay_fraction: 0.2,
-            batch: 4096,
+            batch: 1024,
             tokens: 0,
             aux_k_coeff: 1.0 / 32.0,
             dead_tokens: 1_000_000,
@@ -179,21 +179,36 @@ struct Counters {
     options_digest: String,
 }
 
+/// How a [`train`] call treats an existing run in its output directory, and whether it
+/// draws a progress bar.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunControl {
+    /// Continue from the checkpoint in the output directory.
+    pub resume: bool,
+    /// Start over even if the output directory already holds a run.
+    pub force: bool,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
 /// Trains an SAE on `hook` of `store` and writes it (SAELens layout) to `out`, with
 /// `metrics.jsonl`, `training.json` and, while running, `checkpoint.safetensors`.
 ///
-/// `resume` continues from the checkpoint in `out`; without it an `out` that already holds
-/// a run is refused unless `force` is set.
+/// `run.resume` continues from the checkpoint in `out`; without it an `out` that already
+/// holds a run is refused unless `run.force` is set.
 pub fn train<B: AutodiffBackend>(
     store: &ActivationStore,
     hook: HookPoint,
     out: &Path,
     opts: &TrainOptions,
-    resume: bool,
-    force: bool,
-    progress: bool,
+    run: RunControl,
     device: &B::Device,
 ) -> Result<TrainSummary> {
+    let RunControl {
+        resume,
+        force,
+        progress,
+    } = run;
     check_options(opts)?;
     let d_in = *store
         .manifest
@@ -272,7 +287,7 @@ pub fn train<B: AutodiffBackend>(
             let chunk = chunk?;
             let m = trainer.step(chunk, total_steps)?;
             let c = &trainer.state.counters;
-            if c.step.is_multiple_of(opts.log_every) || c.step == total_steps {
+            if c.step % opts.log_every == 0 || c.step == total_steps {
                 last = m;
                 writeln!(metrics_file, "{last}").map_err(|e| Error::io(paths.metrics(), e))?;
                 bar.set_message(format!(
@@ -283,7 +298,7 @@ pub fn train<B: AutodiffBackend>(
                 ));
             }
             bar.set_position(c.step as u64);
-            if c.step.is_multiple_of(opts.checkpoint_every) && c.step < total_steps {
+            if c.step % opts.checkpoint_every == 0 && c.step < total_steps {
                 metrics_file.sync_all().map_err(|e| Error::io(paths.metrics(), e))?;
                 save_checkpoint(&trainer.state, &paths.checkpoint())?;
             }
