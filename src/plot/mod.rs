@@ -257,11 +257,14 @@ impl Draw for Heatmap {
             (r.0, r.1)
         });
         let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 as i32 - px(70.0));
+        // Named rows need room for their names beside the axis description (~6 px a character
+        // at the 10 px label font).
+        let longest = self.row_names.iter().flatten().map(|n| n.chars().count()).max().unwrap_or(0);
         let mut chart = ChartBuilder::on(&main)
             .caption(&self.title, ("sans-serif", px(13.0)).into_font())
             .margin(px(8.0))
             .x_label_area_size(px(34.0))
-            .y_label_area_size(px(40.0))
+            .y_label_area_size(px(40f64.max(22.0 + 6.0 * longest as f64)))
             .build_cartesian_2d(-0.5..cols as f64 - 0.5, -0.5..rows as f64 - 0.5)
             .map_err(|e| e.to_string())?;
         // Cells are centred on integer coordinates, so integer ticks name whole cells.
