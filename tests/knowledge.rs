@@ -2,9 +2,10 @@
 //! per type x source (32 real, 32 fabricated), three layers, a tiny TopK SAE trained on the
 //! suite's own text, one steering strength on questions about a few held-out and fabricated
 //! entities, eight-token answers. Checks that every artifact is written and readable, that the
-//! headline numbers are present and finite, that the saved probe reports P(known), and that
-//! every asked question has its row in answers.jsonl. How much a 135M model knows is not
-//! asserted beyond the two known and two unknown entities the probes need.
+//! headline numbers are present and finite, that known vs unknown and P(IK) are decodable on
+//! held-out entities, that the saved probe reports P(known), and that every asked question has
+//! its row in answers.jsonl. How much a 135M model knows is not asserted beyond the two known
+//! and two unknown entities the probes need.
 
 mod common;
 
@@ -59,6 +60,14 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
     assert_eq!(on_disk["kind"], "knowledge-suite");
     assert_eq!(on_disk["headline"], r["headline"]);
     let h = &r["headline"];
+    eprintln!(
+        "auroc {} control {} pik_auroc {}",
+        h["auroc"], h["control_accuracy"], h["pik_auroc"]
+    );
+    // Held-out (grouped cross-validation) decodability, the suite's main claim: SmolLM2 gives
+    // AUROC 1.0 for known vs unknown and 0.87 for P(IK) at this size (control accuracy 0.33).
+    assert!(h["auroc"].as_f64().unwrap() >= 0.8, "known vs unknown: {h}");
+    assert!(h["pik_auroc"].as_f64().unwrap() >= 0.6, "P(IK): {h}");
     let types = ["city", "person", "book", "team"];
     assert_eq!(r["data"]["entities"], 2 * 4 * PER_CELL as u64);
     assert_eq!(h["n_real"], 4 * PER_CELL as u64);

@@ -259,7 +259,13 @@ impl Draw for Heatmap {
         let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 as i32 - px(70.0));
         // Named rows need room for their names beside the axis description (~6 px a character
         // at the 10 px label font).
-        let longest = self.row_names.iter().flatten().map(|n| n.chars().count()).max().unwrap_or(0);
+        let longest = self
+            .row_names
+            .iter()
+            .flatten()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut chart = ChartBuilder::on(&main)
             .caption(&self.title, ("sans-serif", px(13.0)).into_font())
             .margin(px(8.0))
