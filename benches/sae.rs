@@ -5,26 +5,58 @@
 //! SmolLM2 residual-stream shard) or, when unset, on synthetic planted-feature activations of
 //! SmolLM2's width (576). Runs `scripts/bench_sae.py` with `.venv/bin/python` when the
 //! reference venv exists (see scripts/README.md). `MINDLENS_SAE_STEPS` (default 40) timed steps of 1,024 vectors
-//! after 2 warm-up steps; `MINDLENS_SAE_ARCHS` (default `topk,relu-l1`).
+//! after 2 warm-up steps; `MINDLENS_SAE_ARCHS` (default `topk,relu-l1`); `MINDLENS_SAE_BATCH`
+//! (default 1024). `MINDLENS_SAE_DEVICE=cuda` (with `--features cuda`) trains on the GPU and
+//! reports achieved TFLOP/s; the SAELens comparison then is skipped.
 
 use std::path::Path;
 use std::process::Command;
 
+use burn::tensor::backend::AutodiffBackend;
 use mindlens::harvest::ActivationStore;
 use mindlens::hooks::HookPoint;
 use mindlens::sae::train::{train, RunControl, TrainOptions};
 use mindlens::sae::{planted_features, Arch};
 use ndarray::Array2;
 
-type Ad = burn::backend::Autodiff<mindlens::backend::Cpu>;
+type CpuAd = burn::backend::Autodiff<mindlens::backend::Cpu>;
+
+/// Floating-point operations per training vector, counting the matmul-sized work only. Dense
+/// architectures: encoder and decoder forward (2·d·D each), both weight gradients (2·d·D each)
+/// and the decoder's input gradient (2·d·D). TopK and BatchTopK: the dense encoder pass that
+/// picks the latents (2·d·D), then about 8·k·d for the gathered forward and backward.
+fn flops_per_vector(arch: Arch, d: usize, d_sae: usize, k: usize) -> f64 {
+    let (d, d_sae, k) = (d as f64, d_sae as f64, k as f64);
+    if arch.uses_k() {
+        2.0 * d * d_sae + 8.0 * k * d
+    } else {
+        10.0 * d * d_sae
+    }
+}
 
 fn main() {
+    match std::env::var("MINDLENS_SAE_DEVICE").as_deref() {
+        Ok("cuda") => {
+            #[cfg(feature = "cuda")]
+            run::<burn::backend::Autodiff<mindlens::backend::Gpu>>("cuda", &Default::default());
+            #[cfg(not(feature = "cuda"))]
+            panic!("MINDLENS_SAE_DEVICE=cuda needs `--features cuda`");
+        }
+        Ok("cpu") | Err(_) => run::<CpuAd>("cpu", &Default::default()),
+        Ok(other) => panic!("MINDLENS_SAE_DEVICE={other}: expected cpu or cuda"),
+    }
+}
+
+fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
     let dir = tempfile::tempdir().expect("tempdir");
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
     let steps: u64 = env("MINDLENS_SAE_STEPS", "40")
         .parse()
         .expect("MINDLENS_SAE_STEPS is a number");
-    let (batch, expansion, k) = (1024usize, 16usize, 32usize);
+    let batch: usize = env("MINDLENS_SAE_BATCH", "1024")
+        .parse()
+        .expect("MINDLENS_SAE_BATCH is a number");
+    let (expansion, k) = (16usize, 32usize);
     let acts_path = match std::env::var("MINDLENS_SAE_ACTS") {
         Ok(p) => std::path::PathBuf::from(p),
         Err(_) => {
@@ -40,8 +72,9 @@ fn main() {
     for arch in env("MINDLENS_SAE_ARCHS", "topk,relu-l1").split(',') {
         let arch: Arch = clap::ValueEnum::from_str(arch, true).expect("arch name");
         let mut secs = Vec::new();
-        // Time (2 + steps) minus 2 warm-up steps: the same protocol as the SAELens script.
-        for n in [2, 2 + steps] {
+        // Time (2 + steps) minus 2 steps, the same protocol as the SAELens script; a first
+        // 2-step run warms up (on CUDA it compiles every kernel) and is not counted.
+        for (i, n) in [2, 2, 2 + steps].into_iter().enumerate() {
             let opts = TrainOptions {
                 arch,
                 expansion,
@@ -51,8 +84,8 @@ fn main() {
                 checkpoint_every: 1_000_000,
                 ..Default::default()
             };
-            let out = dir.path().join(format!("{}-{n}", arch.name()));
-            let s = train::<Ad>(
+            let out = dir.path().join(format!("{}-{i}", arch.name()));
+            let s = train::<B>(
                 &store,
                 HookPoint::ResidPost(0),
                 &out,
@@ -61,18 +94,24 @@ fn main() {
                     force: true,
                     ..Default::default()
                 },
-                &Default::default(),
+                device,
             )
             .expect("train");
             secs.push((s.seconds, s.last.clone()));
         }
-        let timed = secs[1].0 - secs[0].0;
+        let timed = secs[2].0 - secs[1].0;
+        let tokens_per_s = (steps as f64 * batch as f64) / timed;
+        let d_sae = expansion * x.ncols();
         println!(
             "{}",
-            serde_json::json!({"peer": "mindlens", "arch": arch.name(), "d_in": x.ncols(), "d_sae": expansion * x.ncols(),
-                "k": k, "batch": batch, "steps": steps, "seconds": timed, "tokens_per_s": (steps as f64 * batch as f64) / timed,
-                "threads": rayon::current_num_threads(), "last": secs[1].1})
+            serde_json::json!({"peer": "mindlens", "device": device_name, "arch": arch.name(), "d_in": x.ncols(),
+                "d_sae": d_sae, "k": k, "batch": batch, "steps": steps, "seconds": timed, "tokens_per_s": tokens_per_s,
+                "tflops": tokens_per_s * flops_per_vector(arch, x.ncols(), d_sae, k) / 1e12,
+                "threads": rayon::current_num_threads(), "last": secs[2].1})
         );
+        if device_name != "cpu" {
+            continue; // the SAELens script runs on the CPU only
+        }
         let py = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
         if py.exists() {
             let o = Command::new(py)

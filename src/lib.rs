@@ -19,6 +19,7 @@
 //! # Ok::<(), mindlens::Error>(())
 //! ```
 
+pub mod alloc;
 pub mod artifact;
 pub mod backend;
 pub mod cache;
@@ -40,6 +41,10 @@ pub mod steer;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The names most programs need.
 pub mod prelude {

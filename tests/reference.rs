@@ -4,6 +4,7 @@
 
 mod common;
 
+use burn::tensor::backend::Backend;
 use common::{cosine, fixture, max_abs, max_diff, model, MODELS};
 use mindlens::chat::ChatMessage;
 use mindlens::prelude::*;
@@ -81,8 +82,7 @@ fn assert_close(what: &str, ours: &[f32], theirs: &[f32], width: usize) {
     }
 }
 
-fn check_forward(name: &str) {
-    let Some(m) = model(name) else { return };
+fn check_forward<B: Backend>(name: &str, m: &Model<B>) {
     let r = reference(name);
     let n = m.config.n_layers;
     let d = m.config.d_model;
@@ -160,8 +160,7 @@ fn check_forward(name: &str) {
     }
 }
 
-fn check_generation(name: &str) {
-    let Some(m) = model(name) else { return };
+fn check_generation<B: Backend>(name: &str, m: &Model<B>) {
     let r = reference(name);
     let opts = GenerateOptions {
         max_new_tokens: 20,
@@ -196,20 +195,53 @@ fn check_generation(name: &str) {
 
 #[test]
 fn smollm2_forward_matches_transformers() {
-    check_forward(MODELS[0]);
+    if let Some(m) = model(MODELS[0]) {
+        check_forward(MODELS[0], m);
+    }
 }
 
 #[test]
 fn gemma3_forward_matches_transformers() {
-    check_forward(MODELS[1]);
+    if let Some(m) = model(MODELS[1]) {
+        check_forward(MODELS[1], m);
+    }
 }
 
 #[test]
 fn smollm2_greedy_and_steered_generation_match_transformers() {
-    check_generation(MODELS[0]);
+    if let Some(m) = model(MODELS[0]) {
+        check_generation(MODELS[0], m);
+    }
 }
 
 #[test]
 fn gemma3_greedy_and_steered_generation_match_transformers() {
-    check_generation(MODELS[1]);
+    if let Some(m) = model(MODELS[1]) {
+        check_generation(MODELS[1], m);
+    }
+}
+
+/// The same checks on burn-cuda, with the same tolerances: `cargo test --release --features
+/// cuda --test reference cuda` on a machine with an NVIDIA GPU (results in BENCHMARKS.md).
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::*;
+
+    fn on_gpu(name: &str) {
+        let Some(m) = common::load::<mindlens::backend::Gpu>(name, &Default::default()) else {
+            return;
+        };
+        check_forward(name, &m);
+        check_generation(name, &m);
+    }
+
+    #[test]
+    fn smollm2_matches_transformers_on_cuda() {
+        on_gpu(MODELS[0]);
+    }
+
+    #[test]
+    fn gemma3_matches_transformers_on_cuda() {
+        on_gpu(MODELS[1]);
+    }
 }

@@ -34,13 +34,12 @@
 //! probe directions to that head's slice of `attn.hook_z`. A random residual direction of
 //! the same strength is the control.
 
-use super::{alpha64, check_layers, mean_norm, random_direction};
+use super::{alpha64, check_layers, mean_norm, random_direction, stage_bar};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::Backend;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -264,7 +263,7 @@ pub fn run_belief<B: Backend>(model: &Model<B>, opts: &BeliefOptions, out: &Path
         fit: FitOptions::default(),
     };
     let per_label = 1 + usize::from(!head_layers.is_empty()) + 1; // residual, heads, transfer
-    let pb = bar(progress, (LABELS.len() * per_label) as u64, "probes");
+    let pb = stage_bar(progress, "belief probes".into(), (LABELS.len() * per_label) as u64);
     let mut probes = Vec::new();
     for label in LABELS {
         let labels = Labels::from_rows(&rows, label, Some("story_id"), None, false)?;
@@ -923,7 +922,7 @@ fn steer<B: Backend>(
         .max_by(f32::total_cmp)
         .or_else(|| alphas.iter().copied().max_by(|a, b| a.abs().total_cmp(&b.abs())));
     let settings = 1 + alphas.len() * (1 + usize::from(!heads.is_empty())) + usize::from(random_alpha.is_some());
-    let pb = bar(progress, settings as u64, "steering");
+    let pb = stage_bar(progress, "belief steering".into(), settings as u64);
 
     let base = score_items(model, items, &mut HookSet::default())?;
     pb.inc(1);
@@ -1001,21 +1000,6 @@ fn effect_json(alpha: f32, c: &ByCondition, base: &ByCondition) -> Value {
         v[cond] = json!({"accuracy": acc, "delta_accuracy": acc - accuracy_of(base, cond), "logp_gain": gain});
     }
     v
-}
-
-/// A progress bar (hidden unless `progress`).
-fn bar(progress: bool, len: u64, what: &str) -> ProgressBar {
-    let b = if progress {
-        ProgressBar::new(len)
-    } else {
-        ProgressBar::hidden()
-    };
-    b.set_style(
-        ProgressStyle::with_template("{spinner} belief {msg} [{bar:30}] {pos}/{len} {elapsed}")
-            .expect("valid template"),
-    );
-    b.set_message(what.to_string());
-    b
 }
 
 /// Accuracy against layer for both labels, with their control tasks and chance.

@@ -60,14 +60,14 @@
 //! OUT/results.json, OUT/report.md
 //! ```
 
-use super::{alpha64, check_layers, mean_norm, random_direction, read_rows, spread};
+use super::{alpha64, check_layers, mean_norm, random_direction, read_rows, spread, stage_bar};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::backend::Backend;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -947,19 +947,6 @@ fn load_pretrained<B: Backend>(dir: &Path, model: &Model<B>) -> Result<(Sae, usi
     }
 }
 
-/// A progress bar named `what`, hidden unless `progress`.
-fn bar(progress: bool, len: usize, what: &str) -> ProgressBar {
-    if !progress {
-        return ProgressBar::hidden();
-    }
-    let b = ProgressBar::new(len as u64).with_style(
-        ProgressStyle::with_template("{spinner} knowledge {prefix} [{bar:30}] {pos}/{len} {elapsed} eta {eta}")
-            .expect("valid template"),
-    );
-    b.set_prefix(what.to_string());
-    b
-}
-
 /// One asked question of step 1.
 struct Asked {
     entity: usize,
@@ -1115,9 +1102,7 @@ struct Run<'a, B: Backend> {
 
 impl<B: Backend> Run<'_, B> {
     fn say(&self, msg: &str) {
-        if self.progress {
-            eprintln!("[knowledge] {msg}");
-        }
+        super::say(self.progress, "knowledge", msg);
     }
 
     /// Step 1: ask every question about the selected real entities, judge the answers, write
@@ -1146,7 +1131,7 @@ impl<B: Backend> Run<'_, B> {
                 r
             }
             None => {
-                let pb = bar(self.progress, prompts.len(), "asking");
+                let pb = stage_bar(self.progress, "knowledge asking".into(), prompts.len() as u64);
                 let r = complete(self.model, &prompts, n_new, self.opts.batch, &mut NoHooks, &pb)?;
                 pb.finish_and_clear();
                 r
@@ -1517,7 +1502,11 @@ impl<B: Backend> Run<'_, B> {
             conditions.len(),
             items.len()
         ));
-        let pb = bar(self.progress, conditions.len() * items.len(), "steering");
+        let pb = stage_bar(
+            self.progress,
+            "knowledge steering".into(),
+            (conditions.len() * items.len()) as u64,
+        );
         let mut results = Vec::new();
         let mut lines = String::new();
         let mut answers_by_cond: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -16,6 +16,7 @@ pub mod personality;
 
 use std::path::Path;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::ArrayView2;
 use serde::de::DeserializeOwned;
 
@@ -79,4 +80,25 @@ pub(crate) fn alpha64(a: f32) -> f64 {
 /// Mean L2 norm of the rows.
 pub(crate) fn mean_norm(x: ArrayView2<f64>) -> f64 {
     x.rows().into_iter().map(|r| r.dot(&r).sqrt()).sum::<f64>() / x.nrows().max(1) as f64
+}
+
+/// A progress bar for one stage of a suite (`stage` such as "knowledge steering"), counting
+/// `len` items; hidden when `progress` is off.
+pub(crate) fn stage_bar(progress: bool, stage: String, len: u64) -> ProgressBar {
+    if !progress {
+        return ProgressBar::hidden();
+    }
+    ProgressBar::new(len)
+        .with_style(
+            ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} {msg} {elapsed} eta {eta}")
+                .expect("valid template"),
+        )
+        .with_prefix(stage)
+}
+
+/// A stage announcement on stderr (`[suite] msg`) when `progress` is on.
+pub(crate) fn say(progress: bool, suite: &str, msg: &str) {
+    if progress {
+        eprintln!("[{suite}] {msg}");
+    }
 }

@@ -14,14 +14,13 @@
 //! OUT/examples.md, OUT/report.md
 //! ```
 
-use super::{read_rows, spread};
+use super::{read_rows, say, spread, stage_bar};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::backend::Backend;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -208,27 +207,6 @@ fn test_rows<'a>(rows: &'a [AbRow], trait_name: &str, max: Option<usize>) -> Vec
     ids.dedup();
     let keep = spread(&ids, max);
     mine.into_iter().filter(|r| keep.contains(&r.item)).collect()
-}
-
-/// A progress bar named `what`, hidden unless `progress`.
-fn bar(progress: bool, what: String, unit: &'static str) -> ProgressBar {
-    if !progress {
-        return ProgressBar::hidden();
-    }
-    let b = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} {msg} {elapsed} eta {eta}")
-            .expect("valid template"),
-    );
-    b.set_prefix(what);
-    b.set_message(unit);
-    b
-}
-
-/// A stage announcement on stderr.
-fn say(progress: bool, msg: &str) {
-    if progress {
-        eprintln!("[personality] {msg}");
-    }
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -720,7 +698,7 @@ impl<B: Backend> Run<'_, B> {
                 positions: Positions::All,
                 score: ScoreMode::Text,
             };
-            let pb = bar(self.progress, format!("steer {t} {what}"), "settings");
+            let pb = stage_bar(self.progress, format!("personality steer {t} {what}"), 0).with_message("settings");
             let mut s = sweep(self.model, v, items, &self.neutral, &settings, &pb)?;
             pb.finish_and_clear();
             s.vector = format!("vectors/{t}");
@@ -810,7 +788,7 @@ impl<B: Backend> Run<'_, B> {
                 format!("no test items of {t:?} in template t0 for monitoring"),
             ));
         }
-        let pb = bar(self.progress, format!("monitor {t}"), "personas");
+        let pb = stage_bar(self.progress, format!("personality monitor {t}"), 0).with_message("personas");
         pb.set_length(rows.graded_personas.len() as u64);
         let (mut points, mut projection, mut score, mut strength) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (g, idx) in rows.graded_personas.iter().zip(&rows.graded) {
@@ -867,7 +845,7 @@ impl<B: Backend> Run<'_, B> {
             .collect::<Result<Vec<_>>>()?;
         let n = self.opts.max_new_tokens;
         let plain = generate(self.model, &ids, n, None)?;
-        let pb = bar(self.progress, "examples".into(), "traits");
+        let pb = stage_bar(self.progress, "personality examples".into(), 0).with_message("traits");
         pb.set_length(vectors.len() as u64);
         for ((t, v), &(layer, alpha)) in self.opts.traits.iter().zip(vectors).zip(chosen) {
             let neg = generate(self.model, &ids, n, Some((v, layer, -alpha)))?;
@@ -1043,7 +1021,7 @@ pub fn run_personality<B: Backend>(
     }
 
     // 1. One harvest for every trait, at the last prompt token (where the answer starts).
-    say(progress, "harvesting persona conversations");
+    say(progress, "personality", "harvesting persona conversations");
     let (lines, trait_rows) = harvest_rows(&data, opts, &extract_qs, &monitor_qs)?;
     let (acts, data_sha, summary) = harvest_store(model, &lines, &layers, out, progress)?;
 
@@ -1052,6 +1030,7 @@ pub fn run_personality<B: Backend>(
     for (t, rows) in opts.traits.iter().zip(&trait_rows) {
         say(
             progress,
+            "personality",
             &format!("{t}: directions and probes over {} layers", layers.len()),
         );
         let (md, pc) = directions(&acts, rows, &model.name, &data_sha, opts.seed)?;
@@ -1159,7 +1138,7 @@ pub fn run_personality<B: Backend>(
     figures.extend(save_figure(&fig_dir.join("projection_vs_score"), &scatter)?);
 
     // 6. Example generations.
-    say(progress, "generating examples");
+    say(progress, "personality", "generating examples");
     let (examples_md, examples) = run.examples(&vectors, &chosen, &spread(&test_qs, Some(opts.n_examples)))?;
     write_atomic(&out.join("examples.md"), |f| {
         f.write_all(examples_md.as_bytes()).map_err(|e| e.to_string())
@@ -1191,6 +1170,7 @@ pub fn run_personality<B: Backend>(
     })?;
     say(
         progress,
+        "personality",
         &format!(
             "done in {:.0} s: {}",
             started.elapsed().as_secs_f64(),

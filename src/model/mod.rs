@@ -121,6 +121,7 @@ impl<B: Backend> Model<B> {
 
     /// Loads a GGUF file.
     pub fn load_gguf(path: &Path, device: &B::Device) -> Result<Self> {
+        crate::alloc::retain_freed_pages();
         let file = GgufFile::open(path)?;
         let config = ModelConfig::from_gguf(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
@@ -138,6 +139,7 @@ impl<B: Backend> Model<B> {
 
     /// Loads a Hugging Face checkpoint directory (`config.json`, `tokenizer.json`, safetensors).
     pub fn load_hf_dir(dir: &Path, device: &B::Device) -> Result<Self> {
+        crate::alloc::retain_freed_pages();
         let config = ModelConfig::from_hf_config(&dir.join("config.json"))?;
         let tokenizer = Tokenizer::from_hf_dir(dir)?;
         let w = SafetensorsWeights::open(dir, config.arch)?;

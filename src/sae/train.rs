@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
@@ -150,7 +150,9 @@ impl Paths {
 }
 
 // Parameter order in `State::params`; biases and thresholds are stored as `[1, n]` rows so
-// every parameter is a 2-D tensor with one Adam code path.
+// every parameter is a 2-D tensor with one Adam code path. The encoder is stored transposed,
+// `[d_sae, d_in]` like the decoder, so a latent's encoder weights are one contiguous row (the
+// sparse TopK path gathers and scatters rows).
 const W_ENC: usize = 0;
 const B_ENC: usize = 1;
 const W_DEC: usize = 2;
@@ -204,6 +206,7 @@ pub fn train<B: AutodiffBackend>(
     run: RunControl,
     device: &B::Device,
 ) -> Result<TrainSummary> {
+    crate::alloc::retain_freed_pages();
     let RunControl {
         resume,
         force,
@@ -375,8 +378,9 @@ fn options_digest(store: &ActivationStore, hook: HookPoint, o: &TrainOptions) ->
         m.remove("checkpoint_every");
         m.remove("log_every")
     });
+    // `layout2`: the encoder stored transposed; older checkpoints do not resume.
     let text = format!(
-        "{}|{}|{}|{}",
+        "layout2|{}|{}|{}|{}",
         store.manifest.data.sha256, store.manifest.vectors, hook, opts
     );
     format!("{:x}", Sha256::digest(text.as_bytes()))
@@ -429,7 +433,6 @@ fn init_state<I: Backend>(
         let norm = row.dot(&row).sqrt().max(1e-12);
         row /= norm;
     }
-    let w_enc = w_dec.t().to_owned();
     let t2 = |a: Array2<f32>| {
         let (r, c) = a.dim();
         Tensor::<I, 2>::from_data(TensorData::new(a.into_raw_vec_and_offset().0, [r, c]), device)
@@ -439,7 +442,7 @@ fn init_state<I: Backend>(
         Tensor::<I, 2>::from_data(TensorData::new(v, [1, n]), device)
     };
     let params = vec![
-        t2(w_enc),
+        t2(w_dec.clone()), // tied initialisation: the encoder starts as the decoder's transpose
         row(vec![0.0; d_sae]),
         t2(w_dec),
         row(b_dec.to_vec()),
@@ -542,26 +545,47 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
             .iter()
             .map(|t| Tensor::from_inner(t.clone()).require_grad())
             .collect();
-        let pre = (x.clone() - p[B_DEC].clone()).matmul(p[W_ENC].clone()) + p[B_ENC].clone();
-        let pre_host = to_host(pre.clone());
+        let x_centred = x.clone() - p[B_DEC].clone();
         let mut batch_threshold = None;
-        let (acts, sparsity) = match o.arch {
-            Arch::ReluL1 => {
-                let a = relu(pre.clone());
-                let dec_norms = p[W_DEC].clone().square().sum_dim(1).sqrt().transpose();
-                let l1 = (a.clone() * dec_norms).sum_dim(1).mean();
-                (a, Some(l1.mul_scalar(sparsity_coeff)))
-            }
-            Arch::TopK => {
-                let mask = top_k_mask(&pre_host, self.d_sae, o.k, None);
-                (relu(pre.clone()) * self.tensor(mask, rows), None)
-            }
-            Arch::BatchTopK => {
-                let (mask, thr) = batch_top_k_mask(&pre_host, o.k * rows);
+        let mut aux = None;
+        let (recon, fired, sparsity) = if o.arch.uses_k() {
+            // Choose the active latents from an untracked dense encoder pass, then differentiate
+            // only through them (see `sparse_code`).
+            let pre_host = to_host(
+                x_centred
+                    .clone()
+                    .inner()
+                    .matmul(self.state.params[W_ENC].clone().transpose())
+                    + self.state.params[B_ENC].clone(),
+            );
+            let active = if o.arch == Arch::BatchTopK {
+                let (a, thr) = batch_top_k(&pre_host, self.d_sae, o.k * rows);
                 batch_threshold = Some(thr);
-                (relu(pre.clone()) * self.tensor(mask, rows), None)
+                a
+            } else {
+                top_k(&pre_host, self.d_sae, o.k, None)
+            };
+            let (codes, decoded) = self.sparse_code(&x_centred, &p, &active, rows);
+            let mut fired = vec![0f32; self.d_sae];
+            if let Some(codes) = codes {
+                for (&c, v) in active.cols.iter().zip(to_host(codes)) {
+                    fired[c as usize] += (v > 0.0) as u8 as f32;
+                }
             }
-            Arch::JumpRelu => {
+            let recon = decoded + p[B_DEC].clone();
+            let n_dead = dead.iter().filter(|&&d| d).count();
+            if o.aux_k_coeff > 0.0 && n_dead > 0 {
+                // AuxK: the dead latents' best k_aux reconstruct what the live ones missed.
+                let k_aux = (self.d_in / 2).min(n_dead);
+                let active = top_k(&pre_host, self.d_sae, k_aux, Some(&dead));
+                let (_, e_hat) = self.sparse_code(&x_centred, &p, &active, rows);
+                let residual = x.clone() - recon.clone().detach();
+                aux = Some((e_hat - residual).square().sum_dim(1).mean().mul_scalar(o.aux_k_coeff));
+            }
+            (recon, fired, None)
+        } else {
+            let pre = x_centred.matmul(p[W_ENC].clone().transpose()) + p[B_ENC].clone();
+            let (acts, sparsity) = if o.arch == Arch::JumpRelu {
                 let theta = p[LOG_THRESHOLD].clone().exp();
                 let diff = pre.clone().detach() - theta.clone().detach();
                 let gate = diff.clone().greater_elem(0.0).float();
@@ -570,32 +594,29 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
                 let st = (theta * window).mul_scalar(-1.0 / o.bandwidth);
                 let gate = gate + st.clone() - st.detach();
                 let l0 = gate.clone().sum_dim(1).mean();
-                (pre.clone() * gate, Some(l0.mul_scalar(sparsity_coeff)))
-            }
+                (pre * gate, l0.mul_scalar(sparsity_coeff))
+            } else {
+                let a = relu(pre);
+                let dec_norms = p[W_DEC].clone().square().sum_dim(1).sqrt().transpose();
+                let l1 = (a.clone() * dec_norms).sum_dim(1).mean();
+                (a, l1.mul_scalar(sparsity_coeff))
+            };
+            let fired = to_host(acts.clone().detach().greater_elem(0.0).float().sum_dim(0));
+            (acts.matmul(p[W_DEC].clone()) + p[B_DEC].clone(), fired, Some(sparsity))
         };
-        let recon = acts.clone().matmul(p[W_DEC].clone()) + p[B_DEC].clone();
-        let err = recon.clone() - x.clone();
+        let err = recon - x.clone();
         let mse = err.clone().square().sum_dim(1).mean();
         let mut loss = mse.clone();
         if let Some(s) = sparsity.clone() {
             loss = loss + s;
         }
-        let n_dead = dead.iter().filter(|&&d| d).count();
-        let mut aux = None;
-        if o.arch.uses_k() && o.aux_k_coeff > 0.0 && n_dead > 0 {
-            let k_aux = (self.d_in / 2).min(n_dead);
-            let mask = top_k_mask(&pre_host, self.d_sae, k_aux, Some(&dead));
-            let e_hat = (relu(pre.clone()) * self.tensor(mask, rows)).matmul(p[W_DEC].clone());
-            let residual = x.clone() - recon.clone().detach();
-            let a = (e_hat - residual).square().sum_dim(1).mean().mul_scalar(o.aux_k_coeff);
-            loss = loss + a.clone();
-            aux = Some(a);
+        if let Some(a) = aux.clone() {
+            loss = loss + a;
         }
         let grads = loss.backward();
         let mut g: Vec<Option<Tensor<B::InnerBackend, 2>>> = p.iter().map(|t| t.grad(&grads)).collect();
 
         // Metrics from the forward pass, before the update.
-        let fired = to_host(acts.clone().detach().greater_elem(0.0).float().sum_dim(0));
         let l0 = fired.iter().map(|&v| v as f64).sum::<f64>() / rows as f64;
         let x_mean = x.clone().mean_dim(0);
         let variance = scalar(x.sub(x_mean).square().sum());
@@ -663,8 +684,35 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
         }))
     }
 
-    fn tensor(&self, host: Vec<f32>, rows: usize) -> Tensor<B, 2> {
-        Tensor::from_data(TensorData::new(host, [rows, self.d_sae]), &self.device)
+    /// The codes of the `active` (row, latent) pairs and their decoded sum per row (without
+    /// the decoder bias), differentiable through only the encoder columns and decoder rows they
+    /// touch. A dense k-sparse code spends most of a step multiplying zeros: the decoder's
+    /// forward and both weights' gradients are as large as the encoder pass. Gathering the
+    /// active pairs instead costs O(pairs × d_in) and gives the same gradients, so a TopK step
+    /// is one dense matmul (choosing the latents) plus small gathers and scatters.
+    fn sparse_code(
+        &self,
+        x_centred: &Tensor<B, 2>,
+        p: &[Tensor<B, 2>],
+        active: &Active,
+        rows: usize,
+    ) -> (Option<Tensor<B, 2>>, Tensor<B, 2>) {
+        let zeros = Tensor::zeros([rows, self.d_in], &self.device);
+        let n = active.cols.len();
+        if n == 0 {
+            return (None, zeros);
+        }
+        let index = |v: &[i64]| Tensor::<B, 1, Int>::from_data(TensorData::new(v.to_vec(), [n]), &self.device);
+        let (row_index, col_index) = (index(&active.rows), index(&active.cols));
+        let w_enc = p[W_ENC].clone().select(0, col_index.clone());
+        let b_enc = p[B_ENC].clone().select(1, col_index.clone()).reshape([n, 1]);
+        let x = x_centred.clone().select(0, row_index.clone());
+        let codes = relu((x * w_enc).sum_dim(1) + b_enc);
+        let decoded = p[W_DEC].clone().select(0, col_index) * codes.clone();
+        (
+            Some(codes),
+            zeros.select_assign(0, row_index, decoded, IndexingUpdateOp::Add),
+        )
     }
 
     /// The trained SAE on raw (unscaled) activations.
@@ -679,7 +727,7 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
         let sae = Sae {
             arch: self.opts.arch,
             k: if self.opts.arch.uses_k() { self.opts.k } else { 0 },
-            w_enc: &p[W_ENC] * s,
+            w_enc: p[W_ENC].t().as_standard_layout().mapv(|v| v * s),
             b_enc: p[B_ENC].row(0).to_owned(),
             w_dec: &p[W_DEC] / s,
             b_dec: p[B_DEC].row(0).mapv(|v| v / s),
@@ -703,25 +751,44 @@ fn to_array<B: Backend>(t: Tensor<B, 2>) -> Array2<f32> {
     Array2::from_shape_vec((r, c), to_host(t)).expect("shape matches")
 }
 
-/// 0/1 mask of each row's `k` largest positive pre-activations, among `allowed` latents only
-/// when given (AuxK's dead latents).
-fn top_k_mask(pre: &[f32], n: usize, k: usize, allowed: Option<&[bool]>) -> Vec<f32> {
-    let mut mask = vec![0f32; pre.len()];
-    mask.par_chunks_mut(n).zip(pre.par_chunks(n)).for_each(|(m, p)| {
-        let mut row: Vec<f32> = match allowed {
-            Some(a) => p.iter().zip(a).map(|(&v, &ok)| if ok { v } else { f32::MIN }).collect(),
-            None => p.to_vec(),
-        };
-        keep_top_k(&mut row, k);
-        for (mi, &v) in m.iter_mut().zip(&row) {
-            *mi = if v > 0.0 { 1.0 } else { 0.0 };
-        }
-    });
-    mask
+/// The active (row, latent) pairs of a k-sparse code, in row order.
+#[derive(Debug, Default, PartialEq)]
+struct Active {
+    rows: Vec<i64>,
+    cols: Vec<i64>,
 }
 
-/// 0/1 mask of the batch's `keep` largest positive pre-activations, and the smallest kept value.
-fn batch_top_k_mask(pre: &[f32], keep: usize) -> (Vec<f32>, f32) {
+impl Active {
+    fn from_rows(per_row: Vec<Vec<i64>>) -> Self {
+        let mut a = Active::default();
+        for (r, cols) in per_row.into_iter().enumerate() {
+            a.rows.extend(std::iter::repeat_n(r as i64, cols.len()));
+            a.cols.extend(cols);
+        }
+        a
+    }
+}
+
+/// Each row's `k` largest positive pre-activations, among `allowed` latents only when given
+/// (AuxK's dead latents).
+fn top_k(pre: &[f32], n: usize, k: usize, allowed: Option<&[bool]>) -> Active {
+    let per_row = pre
+        .par_chunks(n)
+        .map(|p| {
+            let mut row: Vec<f32> = match allowed {
+                Some(a) => p.iter().zip(a).map(|(&v, &ok)| if ok { v } else { f32::MIN }).collect(),
+                None => p.to_vec(),
+            };
+            keep_top_k(&mut row, k);
+            (0..n as i64).filter(|&j| row[j as usize] > 0.0).collect()
+        })
+        .collect();
+    Active::from_rows(per_row)
+}
+
+/// The batch's `keep` largest positive pre-activations (rows of width `n`), and the smallest
+/// kept value.
+fn batch_top_k(pre: &[f32], n: usize, keep: usize) -> (Active, f32) {
     let mut positive: Vec<f32> = pre.iter().copied().filter(|&v| v > 0.0).collect();
     let thr = if positive.len() <= keep || keep == 0 {
         positive.iter().copied().fold(f32::INFINITY, f32::min).min(f32::MAX)
@@ -730,11 +797,15 @@ fn batch_top_k_mask(pre: &[f32], keep: usize) -> (Vec<f32>, f32) {
         *kth
     };
     let thr = if thr.is_finite() { thr } else { 0.0 };
-    let mask = pre
-        .par_iter()
-        .map(|&v| if v >= thr && v > 0.0 { 1.0 } else { 0.0 })
+    let per_row = pre
+        .par_chunks(n)
+        .map(|p| {
+            (0..n as i64)
+                .filter(|&j| p[j as usize] >= thr && p[j as usize] > 0.0)
+                .collect()
+        })
         .collect();
-    (mask, thr)
+    (Active::from_rows(per_row), thr)
 }
 
 fn save_checkpoint<I: Backend>(state: &State<I>, path: &Path) -> Result<()> {
@@ -826,9 +897,23 @@ mod tests {
     #[test]
     fn batch_top_k_keeps_the_largest_across_rows() {
         let pre = [5.0, -1.0, 0.5, 3.0, 4.0, 0.1];
-        let (mask, thr) = batch_top_k_mask(&pre, 3);
-        assert_eq!(mask, vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+        let (active, thr) = batch_top_k(&pre, 3, 3);
+        assert_eq!(
+            active,
+            Active {
+                rows: vec![0, 1, 1],
+                cols: vec![0, 0, 1]
+            }
+        );
         assert_eq!(thr, 3.0);
+        let active = top_k(&pre, 3, 1, Some(&[false, true, true]));
+        assert_eq!(
+            active,
+            Active {
+                rows: vec![0, 1],
+                cols: vec![2, 1]
+            }
+        );
     }
 
     #[test]

@@ -21,21 +21,24 @@ pub fn model(name: &str) -> Option<&'static Model<Cpu>> {
         "gemma3-270m" => &GEMMA,
         other => panic!("no test model {other}"),
     };
-    cell.get_or_init(|| {
-        let reg = registry::lookup(name).expect("registered");
-        if !reg.is_fetched() {
-            if std::env::var_os("MINDLENS_REQUIRE_MODELS").is_some() {
-                panic!(
-                    "{name} is not fetched ({}) and MINDLENS_REQUIRE_MODELS is set",
-                    reg.path().display()
-                );
-            }
-            eprintln!("SKIP: {name} not fetched (run `models/fetch.sh all`)");
-            return None;
+    cell.get_or_init(|| load(name, &Default::default())).as_ref()
+}
+
+/// Loads a registered model on backend `B` (uncached: for tests on another backend than the
+/// CPU). `None` when its weights are absent, with the same `MINDLENS_REQUIRE_MODELS` rule.
+pub fn load<B: burn::tensor::backend::Backend>(name: &str, device: &B::Device) -> Option<Model<B>> {
+    let reg = registry::lookup(name).expect("registered");
+    if !reg.is_fetched() {
+        if std::env::var_os("MINDLENS_REQUIRE_MODELS").is_some() {
+            panic!(
+                "{name} is not fetched ({}) and MINDLENS_REQUIRE_MODELS is set",
+                reg.path().display()
+            );
         }
-        Some(Model::<Cpu>::load_gguf(&reg.path(), &Default::default()).expect("model loads"))
-    })
-    .as_ref()
+        eprintln!("SKIP: {name} not fetched (run `models/fetch.sh all`)");
+        return None;
+    }
+    Some(Model::<B>::load_gguf(&reg.path(), device).expect("model loads"))
 }
 
 /// `tests/fixtures/...`
