@@ -2,14 +2,27 @@
 //! `last` and `all` positions, beside Hugging Face transformers and nnsight in the same run.
 //!
 //! `BENCH_PROMPTS=2000 cargo bench --bench harvest` (peers via `scripts/bench_harvest.py` when
-//! `.venv` exists; see scripts/README.md).
+//! `.venv` exists; see scripts/README.md). `BENCH_POSITIONS=all` and `BENCH_PEERS=hf` (or
+//! empty for none) narrow the run; both default to everything.
 
 use std::process::Command;
 
 use mindlens::harvest::{harvest, HarvestOptions, PositionSpec};
 use mindlens::prelude::*;
 
+/// A comma-separated list from the environment variable `var`, or `default`.
+fn list(var: &str, default: &str) -> Vec<String> {
+    let v = std::env::var(var).unwrap_or_else(|_| default.to_string());
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 fn main() -> Result<()> {
+    let positions_list = list("BENCH_POSITIONS", "last,all");
+    let peers = list("BENCH_PEERS", "hf,nnsight");
     let n: usize = std::env::var("BENCH_PROMPTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -30,7 +43,7 @@ fn main() -> Result<()> {
         text.push('\n');
     }
     std::fs::write(&data, text).map_err(|e| Error::io(&data, e))?;
-    for positions in ["last", "all"] {
+    for positions in positions_list.iter().map(String::as_str) {
         let opts = HarvestOptions {
             hooks: (0..model.config.n_layers).map(HookPoint::ResidPost).collect(),
             positions: positions.parse::<PositionSpec>()?,
@@ -52,11 +65,11 @@ fn main() -> Result<()> {
         eprintln!("no .venv: peer comparison skipped (see scripts/README.md)");
         return Ok(());
     }
-    for positions in ["last", "all"] {
-        for peer in ["hf", "nnsight"] {
+    for positions in &positions_list {
+        for peer in &peers {
             let o = Command::new(&py)
                 .arg(root.join("scripts/bench_harvest.py"))
-                .args([data.to_str().expect("utf-8 path"), positions, peer])
+                .args([data.to_str().expect("utf-8 path"), positions.as_str(), peer.as_str()])
                 .output()
                 .map_err(|e| Error::Invalid(format!("cannot run python: {e}")))?;
             print!("{}", String::from_utf8_lossy(&o.stdout));

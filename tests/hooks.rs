@@ -39,6 +39,49 @@ fn a_prompt_gives_the_same_activations_alone_and_in_a_padded_batch() {
 }
 
 #[test]
+fn splitting_a_batch_across_threads_changes_no_activation() {
+    // On the CPU, a large enough batch runs blocks of rows on separate threads (norms, MLP,
+    // attention). Run one with three threads against each prompt alone on one thread.
+    let Some(m) = model(SMOL) else { return };
+    let text = "The river bends twice before it reaches the old mill, where the water slows. ";
+    let prompts = encode(m, &[&text.repeat(4), &text.repeat(3), "A short one.", &text.repeat(2)]);
+    assert!(prompts[0].len() >= 60, "long enough to split: {}", prompts[0].len());
+    let points = vec![
+        HookPoint::ResidPost(2),
+        HookPoint::AttnZ(5),
+        HookPoint::AttnPattern(5),
+        HookPoint::ResidPost(29),
+    ];
+    let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+    let mut batch = HookSet::capture(points.clone());
+    let batch_logits = pool(3)
+        .install(|| m.run(&prompts, &mut batch, LogitsMode::All))
+        .unwrap();
+    for (r, p) in prompts.iter().enumerate() {
+        let mut solo = HookSet::capture(points.clone());
+        let solo_logits = pool(1)
+            .install(|| m.run(std::slice::from_ref(p), &mut solo, LogitsMode::All))
+            .unwrap();
+        for &pt in points.iter().filter(|p| !matches!(p, HookPoint::AttnPattern(_))) {
+            let a = batch.captured(pt).unwrap().row(r);
+            let b = solo.captured(pt).unwrap().row(0);
+            assert_eq!(a.shape(), b.shape(), "row {r} {pt}");
+            let e = rel_err(a.as_slice().unwrap(), b.as_slice().unwrap());
+            assert!(e < 1e-4, "row {r} {pt}: relative error {e}");
+        }
+        let a = &batch.captured_pattern(5).unwrap()[r];
+        let b = &solo.captured_pattern(5).unwrap()[0];
+        assert_eq!(a.shape(), b.shape(), "row {r} pattern");
+        assert!(
+            max_diff(a.as_slice().unwrap(), b.as_slice().unwrap()) < 1e-4,
+            "row {r} pattern"
+        );
+        let e = rel_err(batch_logits[r].as_slice().unwrap(), solo_logits[0].as_slice().unwrap());
+        assert!(e < 1e-4, "row {r} logits: relative error {e}");
+    }
+}
+
+#[test]
 fn kv_cache_and_full_recompute_agree_on_tokens_and_captures() {
     let Some(m) = model(SMOL) else { return };
     let prompts = encode(m, &["Once upon a time", "def add(a, b):"]);

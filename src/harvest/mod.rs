@@ -9,6 +9,10 @@
 
 pub mod store;
 
+/// Largest share of padding a batch may carry; a row that would push past it starts the next
+/// batch (smaller batches cost far less than computing padding).
+const MAX_PADDING: f64 = 0.15;
+
 use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::Path;
 use std::str::FromStr;
@@ -442,8 +446,17 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         let mut per_row: Vec<Vec<Vec<f32>>> = vec![vec![Vec::new(); chunk.len()]; opts.hooks.len()];
         let mut start = 0;
         while start < order.len() {
-            let mut end = start + 1;
-            while end < order.len() && chunk[order[end]].ids.len() * (end - start + 1) <= opts.batch_tokens {
+            let (mut end, mut real) = (start + 1, chunk[order[start]].ids.len());
+            while end < order.len() {
+                let (len, n) = (chunk[order[end]].ids.len(), end - start + 1);
+                // Sorted ascending, so `len` pads every earlier row up to it. A shard of
+                // `all`-position rows holds only a few dozen rows, so the token budget alone
+                // would pack rows of very different lengths together (half the batch padding).
+                let padded = len * n;
+                if padded > opts.batch_tokens || (padded - real - len) as f64 > MAX_PADDING * padded as f64 {
+                    break;
+                }
+                real += len;
                 end += 1;
             }
             let members = &order[start..end];

@@ -53,6 +53,7 @@ pub struct Gemma3<B: Backend> {
     lm_head: Linear<B>,
     rope_global: Rope,
     rope_local: Rope,
+    n_heads: usize,
     sliding_window: Option<usize>,
     final_softcap: Option<f32>,
 }
@@ -70,8 +71,9 @@ impl<B: Backend> Gemma3<B> {
             layers,
             norm: RmsNorm::load(w, "model.norm.weight", cfg.d_model, cfg.rms_eps, device)?,
             lm_head,
-            rope_global: Rope::new(cfg.d_head, cfg.rope_theta, cfg.rope_scale),
-            rope_local: Rope::new(cfg.d_head, cfg.rope_local_theta, 1.0),
+            rope_global: Rope::new(cfg, cfg.rope_theta, cfg.rope_scale),
+            rope_local: Rope::new(cfg, cfg.rope_local_theta, 1.0),
+            n_heads: cfg.n_heads,
             sliding_window: cfg.sliding_window,
             final_softcap: cfg.final_softcap,
         })
@@ -88,14 +90,14 @@ impl<B: Backend> Gemma3<B> {
         let device = tokens.device();
         let global = self.rope_global.tables::<B>(ctx, &device);
         let local = self.rope_local.tables::<B>(ctx, &device);
-        let global_bias = attention_bias::<B>(ctx, None, &device);
-        let local_bias = attention_bias::<B>(ctx, self.sliding_window, &device);
+        let global_bias = attention_bias::<B>(ctx, None, self.n_heads, &device);
+        let local_bias = attention_bias::<B>(ctx, self.sliding_window, self.n_heads, &device);
 
         let x = embed(&self.embed_tokens, tokens) * self.embed_scale;
         let mut x = hook(hooks, HookPoint::Embed, x, ctx);
         let stop = hooks.stop_after();
         for (i, block) in self.layers.iter().enumerate() {
-            let ((cos, sin), bias) = if block.is_local {
+            let (rope, bias) = if block.is_local {
                 (&local, &local_bias)
             } else {
                 (&global, &global_bias)
@@ -104,7 +106,7 @@ impl<B: Backend> Gemma3<B> {
             let h = block.input_layernorm.forward(x.clone());
             let h = block
                 .self_attn
-                .forward(h, i, (cos, sin), bias, cache.as_deref_mut(), hooks, ctx);
+                .forward(h, i, rope, bias, cache.as_deref_mut(), hooks, ctx);
             let attn_out = hook(
                 hooks,
                 HookPoint::AttnOut(i),

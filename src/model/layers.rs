@@ -4,6 +4,7 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
+use std::ops::Range;
 
 use super::weights::{HostTensor, WeightSource};
 use crate::error::{Error, Result};
@@ -29,19 +30,26 @@ pub fn upload<B: Backend, const D: usize>(
     Ok(Tensor::from_data(TensorData::new(t.data, expect), device))
 }
 
-/// A bias-free linear map `y = x W`, with `W` stored `[in, out]` (transposed from PyTorch's
-/// `[out, in]` once at load time so every matmul reads contiguous memory).
+/// A bias-free linear map `y = x W^T`, with `W` kept in PyTorch's `[out, in]` layout.
 ///
-/// On the CPU the weight is split into column blocks, one per thread, multiplied in
-/// parallel: burn-flex runs small matmuls on one thread, and token-by-token decoding is
-/// a chain of matrix-vector products bound by memory bandwidth, which one core cannot use.
+/// Large inputs (prefill, batched forward) are one matmul, which burn-flex's `gemm`
+/// parallelises itself (it packs the weight, so its layout does not matter there). Small
+/// ones (token-by-token decoding, a chain of matrix-vector products bound by memory
+/// bandwidth) fall below burn-flex's threading threshold and would run on one core, so on the
+/// CPU they are split into blocks of output rows, one per thread: each block is contiguous
+/// memory and each output is a contiguous dot product, so each core streams its own part of
+/// the weight.
 #[derive(Clone, Debug)]
 pub struct Linear<B: Backend> {
-    /// Column blocks of `W`, each `[in, out_k]`, in order.
-    pub blocks: Vec<Tensor<B, 2>>,
-    /// Output width.
-    pub d_out: usize,
+    /// `[out, in]`
+    pub weight: Tensor<B, 2>,
+    /// Output ranges computed in parallel for small inputs; empty when not splitting.
+    split: Vec<Range<usize>>,
 }
+
+/// Below this many multiply-adds a matmul is split across threads (burn-flex hands
+/// matmuls under 192^3 to a single thread).
+const SPLIT_BELOW: usize = 192 * 192 * 192;
 
 impl<B: Backend> Linear<B> {
     /// Loads a PyTorch-layout `[out, in]` weight named `name`.
@@ -53,41 +61,49 @@ impl<B: Backend> Linear<B> {
                 t.shape
             )));
         }
-        Ok(Self::from_out_in(&t.data, d_out, d_in, device))
+        Ok(Self::from_out_in(t.data, d_out, d_in, device))
     }
 
     /// Builds the map from a row-major `[out, in]` matrix.
-    pub fn from_out_in(w: &[f32], d_out: usize, d_in: usize, device: &B::Device) -> Self {
-        let n_blocks = if B::name(device).contains("flex") && d_out >= 256 {
-            rayon::current_num_threads().clamp(1, 8)
+    pub fn from_out_in(w: Vec<f32>, d_out: usize, d_in: usize, device: &B::Device) -> Self {
+        Self::new(Tensor::from_data(TensorData::new(w, [d_out, d_in]), device), device)
+    }
+
+    /// Wraps an `[out, in]` weight already on `device`.
+    pub fn new(weight: Tensor<B, 2>, device: &B::Device) -> Self {
+        let d_out = weight.dims()[0];
+        let threads = rayon::current_num_threads().clamp(1, 8);
+        let split = if B::name(device).contains("flex") && d_out >= 256 && threads > 1 {
+            let per = d_out.div_ceil(threads);
+            (0..d_out).step_by(per).map(|a| a..(a + per).min(d_out)).collect()
         } else {
-            1
+            Vec::new()
         };
-        let per = d_out.div_ceil(n_blocks);
-        let blocks = (0..d_out)
-            .step_by(per)
-            .map(|start| {
-                let end = (start + per).min(d_out);
-                // Rows start..end of [out, in] are contiguous; transposed they are [in, end-start].
-                let part = transpose(&w[start * d_in..end * d_in], end - start, d_in);
-                Tensor::from_data(TensorData::new(part, [d_in, end - start]), device)
-            })
-            .collect();
-        Linear { blocks, d_out }
+        Linear { weight, split }
+    }
+
+    /// Output width.
+    pub fn d_out(&self) -> usize {
+        self.weight.dims()[0]
     }
 
     /// Applies the map to `[rows, in]`.
     pub fn forward_2d(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        match self.blocks.as_slice() {
-            [w] => x.matmul(w.clone()),
-            blocks => Tensor::cat(par_map(blocks, |w| x.clone().matmul(w.clone())), 1),
+        let [rows, d_in] = x.dims();
+        if self.split.is_empty() || rows * d_in * self.d_out() >= SPLIT_BELOW {
+            return x.matmul(self.weight.clone().transpose());
         }
+        let parts = par_map(&self.split, |r| {
+            x.clone()
+                .matmul(self.weight.clone().slice([r.clone(), 0..d_in]).transpose())
+        });
+        Tensor::cat(parts, 1)
     }
 
     /// Applies the map to `[batch, seq, in]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, s, d] = x.dims();
-        self.forward_2d(x.reshape([b * s, d])).reshape([b, s, self.d_out])
+        self.forward_2d(x.reshape([b * s, d])).reshape([b, s, self.d_out()])
     }
 }
 
@@ -97,21 +113,40 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> 
     items.par_iter().map(f).collect()
 }
 
-/// Transposes a row-major `[rows, cols]` matrix.
-pub fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0f32; w.len()];
-    // Blocked to stay cache-friendly on large embedding matrices.
-    const BLK: usize = 64;
-    for r0 in (0..rows).step_by(BLK) {
-        for c0 in (0..cols).step_by(BLK) {
-            for r in r0..(r0 + BLK).min(rows) {
-                for c in c0..(c0 + BLK).min(cols) {
-                    out[c * rows + r] = w[r * cols + c];
-                }
-            }
-        }
+/// Below this many elements, splitting work across threads costs more than it saves.
+const PAR_ELEMS: usize = 1 << 16;
+
+/// Blocks of the leading axis (`rows` long) to process in parallel: one per CPU thread when
+/// the work (`elems` values) is large, otherwise one block.
+///
+/// burn-flex parallelises large matmuls but runs element-wise ops, softmax and strided copies
+/// on one core; on two cores those took as long as the matmuls. They act on each row (each
+/// sequence, or each token) independently, so splitting rows across threads is exact.
+pub fn row_blocks<B: Backend>(rows: usize, elems: usize, device: &B::Device) -> Vec<Range<usize>> {
+    let threads = rayon::current_num_threads();
+    let parts = if B::name(device).contains("flex") && elems >= PAR_ELEMS {
+        threads.clamp(1, rows.max(1))
+    } else {
+        1
+    };
+    let per = rows.div_ceil(parts).max(1);
+    (0..rows).step_by(per).map(|a| a..(a + per).min(rows)).collect()
+}
+
+/// Runs `f` on each block of rows in parallel and concatenates the results along axis 0.
+pub fn by_rows<B: Backend, const D: usize>(
+    blocks: &[Range<usize>],
+    f: impl Fn(Range<usize>) -> Tensor<B, D> + Sync + Send,
+) -> Tensor<B, D> {
+    match blocks {
+        [one] => f(one.clone()),
+        _ => Tensor::cat(par_map(blocks, |r| f(r.clone())), 0),
     }
-    out
+}
+
+/// Rows `r` of the leading axis (a view, no copy).
+pub fn rows<B: Backend, const D: usize>(t: &Tensor<B, D>, r: &Range<usize>) -> Tensor<B, D> {
+    t.clone().narrow(0, r.start, r.len())
 }
 
 /// Root-mean-square norm, `x / sqrt(mean(x^2) + eps) * weight`, over the last axis.
@@ -136,8 +171,17 @@ impl<B: Backend> RmsNorm<B> {
 
     /// Normalises over the last axis of a tensor of any rank.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let ms = (x.clone() * x.clone()).mean_dim(D - 1);
-        x / (ms + self.eps).sqrt() * self.weight.clone().unsqueeze::<D>()
+        let dims = x.dims();
+        let d = dims[D - 1];
+        let n = x.shape().num_elements() / d;
+        let x = x.reshape([n, d]);
+        let blocks = row_blocks::<B>(n, n * d, &x.device());
+        by_rows(&blocks, |r| {
+            let x = rows(&x, &r);
+            let ms = (x.clone() * x.clone()).mean_dim(1);
+            x / (ms + self.eps).sqrt() * self.weight.clone().unsqueeze::<2>()
+        })
+        .reshape(dims)
     }
 }
 
@@ -147,74 +191,133 @@ pub struct Rope {
     inv_freq: Vec<f32>,
     /// Positions are divided by this (linear RoPE scaling).
     scale: f32,
+    n_heads: usize,
+    n_kv_heads: usize,
 }
 
 impl Rope {
-    /// RoPE for heads of width `d_head` with base `theta` and linear position scale `scale`.
-    pub fn new(d_head: usize, theta: f32, scale: f32) -> Self {
+    /// RoPE for `cfg`'s query and key heads with base `theta` and linear position scale
+    /// `scale`.
+    pub fn new(cfg: &super::ModelConfig, theta: f32, scale: f32) -> Self {
+        let d_head = cfg.d_head;
         // Same f32 arithmetic as transformers' default RoPE initialisation.
         let inv_freq = (0..d_head / 2)
             .map(|i| 1.0f32 / theta.powf((2 * i) as f32 / d_head as f32))
             .collect();
-        Rope { inv_freq, scale }
+        Rope {
+            inv_freq,
+            scale,
+            n_heads: cfg.n_heads,
+            n_kv_heads: cfg.n_kv_heads,
+        }
     }
 
-    /// Cosine and sine tables `[batch, 1, seq, d_head]` for the columns of this call.
-    pub fn tables<B: Backend>(&self, ctx: &HookCtx, device: &B::Device) -> (Tensor<B, 4>, Tensor<B, 4>) {
-        let (b, s, half) = (ctx.batch(), ctx.len, self.inv_freq.len());
+    /// Cosine and signed-sine tables for this call's columns, laid out like the projected
+    /// queries and keys so that rotating them is same-shape arithmetic on contiguous memory
+    /// (broadcasting over a swapped head axis sent burn-flex down a scalar strided loop that
+    /// took a fifth of the forward pass).
+    pub fn tables<B: Backend>(&self, ctx: &HookCtx, device: &B::Device) -> RopeTables<B> {
+        let (rows, half) = (ctx.batch() * ctx.len, self.inv_freq.len());
         let d = 2 * half;
-        let mut cos = vec![0f32; b * s * d];
-        let mut sin = vec![0f32; b * s * d];
-        for r in 0..b {
-            for j in 0..s {
+        // One head's row per position: cos = [c, c], sin = [-s, s], so that
+        // x * cos + swap_halves(x) * sin equals HF's x * cos + rotate_half(x) * sin.
+        let mut cos = vec![0f32; rows * d];
+        let mut sin = vec![0f32; rows * d];
+        for r in 0..ctx.batch() {
+            for j in 0..ctx.len {
                 let pos = ctx.position(r, ctx.offset + j).unwrap_or(0) as f32 / self.scale;
+                let base = (r * ctx.len + j) * d;
                 for (i, f) in self.inv_freq.iter().enumerate() {
                     let a = pos * f;
-                    let base = (r * s + j) * d;
                     cos[base + i] = a.cos();
                     cos[base + half + i] = a.cos();
-                    sin[base + i] = a.sin();
+                    sin[base + i] = -a.sin();
                     sin[base + half + i] = a.sin();
                 }
             }
         }
-        let shape = [b, 1, s, d];
-        (
-            Tensor::from_data(TensorData::new(cos, shape), device),
-            Tensor::from_data(TensorData::new(sin, shape), device),
-        )
+        let widen = |t: &[f32], heads: usize| -> Tensor<B, 3> {
+            let wide: Vec<f32> = t.chunks(d).flat_map(|row| row.repeat(heads)).collect();
+            Tensor::from_data(TensorData::new(wide, [ctx.batch(), ctx.len, heads * d]), device)
+        };
+        RopeTables {
+            q: (widen(&cos, self.n_heads), widen(&sin, self.n_heads)),
+            k: (widen(&cos, self.n_kv_heads), widen(&sin, self.n_kv_heads)),
+        }
     }
 
-    /// Rotates `[batch, heads, seq, d_head]` queries or keys.
-    pub fn apply<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 4> {
-        let [b, h, s, d] = x.dims();
-        let x1 = x.clone().slice([0..b, 0..h, 0..s, 0..d / 2]);
-        let x2 = x.clone().slice([0..b, 0..h, 0..s, d / 2..d]);
-        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-        x * cos.clone() + rotated * sin.clone()
+    /// Rotates projected queries or keys `[batch, seq, heads * d_head]` with tables from
+    /// [`Rope::tables`] of the same width.
+    pub fn apply<B: Backend>(x: Tensor<B, 3>, heads: usize, (cos, sin): &(Tensor<B, 3>, Tensor<B, 3>)) -> Tensor<B, 3> {
+        let [b, s, w] = x.dims();
+        let d = w / heads;
+        let x4 = x.clone().reshape([b, s, heads, d]);
+        let swapped = Tensor::cat(
+            vec![
+                x4.clone().slice([0..b, 0..s, 0..heads, d / 2..d]),
+                x4.slice([0..b, 0..s, 0..heads, 0..d / 2]),
+            ],
+            3,
+        )
+        .reshape([b, s, w]);
+        x * cos.clone() + swapped * sin.clone()
     }
 }
 
-/// Additive attention mask `[batch, 1, 1, seq, keys]`: 0 where a query may attend, a large
+/// Rotary tables for one forward call: `(cos, sin)` for queries and for keys, each
+/// `[batch, seq, heads * d_head]`.
+#[derive(Clone, Debug)]
+pub struct RopeTables<B: Backend> {
+    /// Query-width tables.
+    pub q: (Tensor<B, 3>, Tensor<B, 3>),
+    /// Key-width tables.
+    pub k: (Tensor<B, 3>, Tensor<B, 3>),
+}
+
+impl<B: Backend> RopeTables<B> {
+    /// The tables of batch rows `r`.
+    pub fn rows(&self, r: &Range<usize>) -> Self {
+        let pair = |(c, s): &(Tensor<B, 3>, Tensor<B, 3>)| (rows(c, r), rows(s, r));
+        RopeTables {
+            q: pair(&self.q),
+            k: pair(&self.k),
+        }
+    }
+}
+
+/// Additive attention mask `[batch, heads, seq, keys]`: 0 where a query may attend, a large
 /// negative number elsewhere (future keys, padding, keys outside a sliding window).
-pub fn attention_bias<B: Backend>(ctx: &HookCtx, window: Option<usize>, device: &B::Device) -> Tensor<B, 5> {
+///
+/// Built at the full score shape, once per forward call, so that adding it in every layer is
+/// same-shape arithmetic: a broadcast over heads sent burn-flex down a scalar strided loop.
+pub fn attention_bias<B: Backend>(
+    ctx: &HookCtx,
+    window: Option<usize>,
+    heads: usize,
+    device: &B::Device,
+) -> Tensor<B, 4> {
     let (b, s) = (ctx.batch(), ctx.len);
     let t = ctx.offset + s;
-    let mut m = vec![MASKED; b * s * t];
-    for r in 0..b {
+    let mut m = vec![MASKED; b * heads * s * t];
+    for (r, per_row) in m.chunks_mut(heads * s * t).enumerate() {
         let pad = ctx.pad_left[r];
+        let (first, rest) = per_row.split_at_mut(s * t);
         for i in 0..s {
             let q = ctx.offset + i;
             let lo = match window {
                 Some(w) => (q + 1).saturating_sub(w).max(pad),
                 None => pad,
             };
-            for k in lo..=q {
-                m[(r * s + i) * t + k] = 0.0;
+            // Padding queries (q < pad) attend nowhere; their rows stay fully masked.
+            if lo <= q {
+                first[i * t + lo..=i * t + q].fill(0.0);
             }
         }
+        for head in rest.chunks_mut(s * t) {
+            head.copy_from_slice(first);
+        }
     }
-    Tensor::from_data(TensorData::new(m, [b, 1, 1, s, t]), device)
+    Tensor::from_data(TensorData::new(m, [b, heads, s, t]), device)
 }
 
 /// Grouped-query attention. `q`: `[b, heads, s, d]`; `k`, `v`: `[b, kv_heads, t, d]`;
@@ -224,7 +327,7 @@ pub fn attention<B: Backend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
-    bias: &Tensor<B, 5>,
+    bias: &Tensor<B, 4>,
     scale: f32,
     softcap: Option<f32>,
     want_probs: bool,
@@ -239,8 +342,8 @@ pub fn attention<B: Backend>(
     if let Some(cap) = softcap {
         scores = (scores / cap).tanh() * cap;
     }
-    let scores = scores.reshape([b, kvh, g, s, t]) + bias.clone();
-    let probs = softmax(scores, 4);
+    let scores = scores.reshape([b, h, s, t]) + bias.clone();
+    let probs = softmax(scores, 3);
     let out = probs
         .clone()
         .reshape([b, kvh, g * s, t])
@@ -372,36 +475,67 @@ impl<B: Backend> SelfAttention<B> {
         &self,
         x: Tensor<B, 3>,
         layer: usize,
-        rope: (&Tensor<B, 4>, &Tensor<B, 4>),
-        bias: &Tensor<B, 5>,
+        rope: &RopeTables<B>,
+        bias: &Tensor<B, 4>,
         cache: Option<&mut KvCache<B>>,
         hooks: &mut dyn crate::hooks::Hook<B>,
         ctx: &HookCtx,
     ) -> Tensor<B, 3> {
         use crate::hooks::HookPoint;
-        let mut q = split_heads(self.q_proj.forward(x.clone()), self.n_heads);
-        let mut k = split_heads(self.k_proj.forward(x.clone()), self.n_kv_heads);
-        let v = split_heads(self.v_proj.forward(x), self.n_kv_heads);
-        if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
-            q = qn.forward(q);
-            k = kn.forward(k);
-        }
-        let q = Rope::apply(q, rope.0, rope.1);
-        let k = Rope::apply(k, rope.0, rope.1);
-        let (k, v) = match cache {
-            Some(c) => c.append(layer, k, v),
-            None => (k, v),
-        };
         let want_pattern = hooks.wants(HookPoint::AttnPattern(layer));
-        let (z, probs) = attention(q, k, v, bias, self.scale, self.softcap, want_pattern);
+        let (mut z, probs) = match cache {
+            // Cached decoding is one short step: no row split (the cache is shared).
+            Some(c) => self.attend(x, rope, bias, Some((c, layer)), want_pattern),
+            None => {
+                let blocks = row_blocks::<B>(x.dims()[0], bias.shape().num_elements(), &x.device());
+                let parts = par_map(&blocks, |r| {
+                    self.attend(rows(&x, r), &rope.rows(r), &rows(bias, r), None, want_pattern)
+                });
+                let (zs, ps): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+                let probs = ps.into_iter().collect::<Option<Vec<_>>>().map(|p| Tensor::cat(p, 0));
+                (Tensor::cat(zs, 0), probs)
+            }
+        };
         if let Some(p) = probs {
             hooks.on_pattern(layer, p, ctx);
         }
-        let mut z = merge_heads(z);
         if hooks.wants(HookPoint::AttnZ(layer)) {
             z = hooks.on(HookPoint::AttnZ(layer), z, ctx);
         }
         self.o_proj.forward(z)
+    }
+
+    /// Per-head outputs `[b, s, heads * d_head]` for `x` `[b, s, d_model]`, and the
+    /// attention probabilities when `want_probs`. Rows are independent without a cache, so
+    /// [`SelfAttention::forward`] runs blocks of them on separate threads.
+    fn attend(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &RopeTables<B>,
+        bias: &Tensor<B, 4>,
+        cache: Option<(&mut KvCache<B>, usize)>,
+        want_probs: bool,
+    ) -> (Tensor<B, 3>, Option<Tensor<B, 4>>) {
+        let mut q = self.q_proj.forward(x.clone());
+        let mut k = self.k_proj.forward(x.clone());
+        let v = self.v_proj.forward(x);
+        let [b, s, _] = q.dims();
+        let (h, kvh) = (self.n_heads, self.n_kv_heads);
+        if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
+            let [_, _, wq] = q.dims();
+            let [_, _, wk] = k.dims();
+            q = qn.forward(q.reshape([b, s, h, wq / h])).reshape([b, s, wq]);
+            k = kn.forward(k.reshape([b, s, kvh, wk / kvh])).reshape([b, s, wk]);
+        }
+        let q = split_heads(Rope::apply(q, h, &rope.q), h);
+        let k = split_heads(Rope::apply(k, kvh, &rope.k), kvh);
+        let v = split_heads(v, kvh);
+        let (k, v) = match cache {
+            Some((c, layer)) => c.append(layer, k, v),
+            None => (k, v),
+        };
+        let (z, probs) = attention(q, k, v, bias, self.scale, self.softcap, want_probs);
+        (merge_heads(z), probs)
     }
 }
 
@@ -436,15 +570,22 @@ impl<B: Backend> GatedMlp<B> {
         })
     }
 
-    /// Applies the MLP to `[b, s, d_model]`.
+    /// Applies the MLP to `[b, s, d_model]`, blocks of tokens on separate CPU threads.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = self.gate_proj.forward(x.clone());
-        let act = if self.gelu {
-            gelu_tanh(gate)
-        } else {
-            burn::tensor::activation::silu(gate)
-        };
-        self.down_proj.forward(act * self.up_proj.forward(x))
+        let [b, s, d] = x.dims();
+        let x = x.reshape([b * s, d]);
+        let blocks = row_blocks::<B>(b * s, b * s * d * 3, &x.device());
+        by_rows(&blocks, |r| {
+            let x = rows(&x, &r);
+            let gate = self.gate_proj.forward_2d(x.clone());
+            let act = if self.gelu {
+                gelu_tanh(gate)
+            } else {
+                burn::tensor::activation::silu(gate)
+            };
+            self.down_proj.forward_2d(act * self.up_proj.forward_2d(x))
+        })
+        .reshape([b, s, d])
     }
 }
 

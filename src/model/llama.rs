@@ -45,6 +45,7 @@ pub struct Llama<B: Backend> {
     norm: RmsNorm<B>,
     lm_head: Linear<B>,
     rope: Rope,
+    n_heads: usize,
     sliding_window: Option<usize>,
 }
 
@@ -60,7 +61,8 @@ impl<B: Backend> Llama<B> {
             layers,
             norm: RmsNorm::load(w, "model.norm.weight", cfg.d_model, cfg.rms_eps, device)?,
             lm_head,
-            rope: Rope::new(cfg.d_head, cfg.rope_theta, cfg.rope_scale),
+            rope: Rope::new(cfg, cfg.rope_theta, cfg.rope_scale),
+            n_heads: cfg.n_heads,
             sliding_window: cfg.sliding_window,
         })
     }
@@ -74,8 +76,8 @@ impl<B: Backend> Llama<B> {
         hooks: &mut dyn Hook<B>,
     ) -> Tensor<B, 3> {
         let device = tokens.device();
-        let (cos, sin) = self.rope.tables::<B>(ctx, &device);
-        let bias = attention_bias::<B>(ctx, self.sliding_window, &device);
+        let rope = self.rope.tables::<B>(ctx, &device);
+        let bias = attention_bias::<B>(ctx, self.sliding_window, self.n_heads, &device);
 
         let mut x = hook(hooks, HookPoint::Embed, embed(&self.embed_tokens, tokens), ctx);
         let stop = hooks.stop_after();
@@ -84,7 +86,7 @@ impl<B: Backend> Llama<B> {
             let h = block.input_layernorm.forward(x.clone());
             let h = block
                 .self_attn
-                .forward(h, i, (&cos, &sin), &bias, cache.as_deref_mut(), hooks, ctx);
+                .forward(h, i, &rope, &bias, cache.as_deref_mut(), hooks, ctx);
             let attn_out = hook(hooks, HookPoint::AttnOut(i), h, ctx);
             x = hook(hooks, HookPoint::ResidMid(i), x + attn_out, ctx);
             let h = block.mlp.forward(block.post_attention_layernorm.forward(x.clone()));

@@ -77,6 +77,7 @@ pub(crate) fn load_embeddings<B: Backend>(
             emb.shape
         )));
     }
+    let table = Tensor::from_data(TensorData::new(emb.data, [v, d]), device);
     let head = if !cfg.tie_embeddings && w.contains("lm_head.weight") {
         let h = w.load("lm_head.weight")?;
         if h.shape != [v, d] {
@@ -85,11 +86,12 @@ pub(crate) fn load_embeddings<B: Backend>(
                 h.shape
             )));
         }
-        layers::Linear::from_out_in(&h.data, v, d, device)
+        layers::Linear::from_out_in(h.data, v, d, device)
     } else {
-        layers::Linear::from_out_in(&emb.data, v, d, device)
+        // Tied: the unembedding shares the embedding table's memory.
+        layers::Linear::new(table.clone(), device)
     };
-    Ok((Tensor::from_data(TensorData::new(emb.data, [v, d]), device), head))
+    Ok((table, head))
 }
 
 impl<B: Backend> Model<B> {
