@@ -73,9 +73,8 @@ impl<B: Backend> Linear<B> {
     pub fn new(weight: Tensor<B, 2>, device: &B::Device) -> Self {
         let d_out = weight.dims()[0];
         let threads = rayon::current_num_threads().clamp(1, 8);
-        let split = if B::name(device).contains("flex") && d_out >= 256 && threads > 1 {
-            let per = d_out.div_ceil(threads);
-            (0..d_out).step_by(per).map(|a| a..(a + per).min(d_out)).collect()
+        let split = if on_flex::<B>(device) && d_out >= 256 && threads > 1 {
+            even_ranges(d_out, threads)
         } else {
             Vec::new()
         };
@@ -123,14 +122,23 @@ const PAR_ELEMS: usize = 1 << 16;
 /// on one core; on two cores those took as long as the matmuls. They act on each row (each
 /// sequence, or each token) independently, so splitting rows across threads is exact.
 pub fn row_blocks<B: Backend>(rows: usize, elems: usize, device: &B::Device) -> Vec<Range<usize>> {
-    let threads = rayon::current_num_threads();
-    let parts = if B::name(device).contains("flex") && elems >= PAR_ELEMS {
-        threads.clamp(1, rows.max(1))
+    let parts = if on_flex::<B>(device) && elems >= PAR_ELEMS {
+        rayon::current_num_threads()
     } else {
         1
     };
-    let per = rows.div_ceil(parts).max(1);
-    (0..rows).step_by(per).map(|a| a..(a + per).min(rows)).collect()
+    even_ranges(rows, parts)
+}
+
+/// Whether `device` is burn-flex's CPU device (where the thread splits above pay off).
+fn on_flex<B: Backend>(device: &B::Device) -> bool {
+    B::name(device).contains("flex")
+}
+
+/// `0..n` cut into at most `parts` consecutive ranges of (nearly) equal length.
+fn even_ranges(n: usize, parts: usize) -> Vec<Range<usize>> {
+    let per = n.div_ceil(parts.clamp(1, n.max(1))).max(1);
+    (0..n).step_by(per).map(|a| a..(a + per).min(n)).collect()
 }
 
 /// Runs `f` on each block of rows in parallel and concatenates the results along axis 0.
@@ -344,13 +352,9 @@ pub fn attention<B: Backend>(
     }
     let scores = scores.reshape([b, h, s, t]) + bias.clone();
     let probs = softmax(scores, 3);
-    let out = probs
-        .clone()
-        .reshape([b, kvh, g * s, t])
-        .matmul(v)
-        .reshape([b, h, s, d]);
-    let probs = want_probs.then(|| probs.reshape([b, h, s, t]));
-    (out, probs)
+    let kept = want_probs.then(|| probs.clone());
+    let out = probs.reshape([b, kvh, g * s, t]).matmul(v).reshape([b, h, s, d]);
+    (out, kept)
 }
 
 /// Keys and values of earlier positions, per layer, for incremental decoding.
