@@ -5,8 +5,10 @@
 //! SmolLM2 residual-stream shard) or, when unset, on synthetic planted-feature activations of
 //! SmolLM2's width (576). Runs `scripts/bench_sae.py` with `.venv/bin/python` when the
 //! reference venv exists (see scripts/README.md). `MINDLENS_SAE_STEPS` (default 40) timed steps of 1,024 vectors
-//! after 2 warm-up steps; `MINDLENS_SAE_ARCHS` (default `topk,relu-l1`); `MINDLENS_SAE_BATCH`
-//! (default 1024). `MINDLENS_SAE_DEVICE=cuda` (with `--features cuda`) trains on the GPU and
+//! after `MINDLENS_SAE_WARMUP` (default 2) untimed ones; `MINDLENS_SAE_ARCHS` (default
+//! `topk,relu-l1`); `MINDLENS_SAE_BATCH` (default 1024); `MINDLENS_SAE_K` (default 32). ReLU and
+//! JumpReLU train through gathered pairs only once their code is sparse, which takes about 150
+//! steps from initialisation: time them after `MINDLENS_SAE_WARMUP=150` to see the steady state. `MINDLENS_SAE_DEVICE=cuda` (with `--features cuda`) trains on the GPU and
 //! reports achieved TFLOP/s; the SAELens comparison then is skipped.
 
 use std::path::Path;
@@ -56,7 +58,11 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
     let batch: usize = env("MINDLENS_SAE_BATCH", "1024")
         .parse()
         .expect("MINDLENS_SAE_BATCH is a number");
-    let (expansion, k) = (16usize, 32usize);
+    let warmup: u64 = env("MINDLENS_SAE_WARMUP", "2")
+        .parse()
+        .expect("MINDLENS_SAE_WARMUP is a number");
+    let k: usize = env("MINDLENS_SAE_K", "32").parse().expect("MINDLENS_SAE_K is a number");
+    let expansion = 16usize;
     let acts_path = match std::env::var("MINDLENS_SAE_ACTS") {
         Ok(p) => std::path::PathBuf::from(p),
         Err(_) => {
@@ -72,9 +78,9 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
     for arch in env("MINDLENS_SAE_ARCHS", "topk,relu-l1").split(',') {
         let arch: Arch = clap::ValueEnum::from_str(arch, true).expect("arch name");
         let mut secs = Vec::new();
-        // Time (2 + steps) minus 2 steps, the same protocol as the SAELens script; a first
-        // 2-step run warms up (on CUDA it compiles every kernel) and is not counted.
-        for (i, n) in [2, 2, 2 + steps].into_iter().enumerate() {
+        // Time (warmup + steps) minus warmup steps, the same protocol as the SAELens script; a
+        // first 2-step run warms up (on CUDA it compiles every kernel) and is not counted.
+        for (i, n) in [2, warmup, warmup + steps].into_iter().enumerate() {
             let opts = TrainOptions {
                 arch,
                 expansion,
@@ -105,7 +111,7 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
         println!(
             "{}",
             serde_json::json!({"peer": "mindlens", "device": device_name, "arch": arch.name(), "d_in": x.ncols(),
-                "d_sae": d_sae, "k": k, "batch": batch, "steps": steps, "seconds": timed, "tokens_per_s": tokens_per_s,
+                "d_sae": d_sae, "k": k, "batch": batch, "warmup": warmup, "steps": steps, "seconds": timed, "tokens_per_s": tokens_per_s,
                 "tflops": tokens_per_s * flops_per_vector(arch, x.ncols(), d_sae, k) / 1e12,
                 "threads": rayon::current_num_threads(), "last": secs[2].1})
         );
@@ -128,6 +134,8 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
                 .args([
                     "--steps",
                     &steps.to_string(),
+                    "--warmup-steps",
+                    &warmup.to_string(),
                     "--threads",
                     &rayon::current_num_threads().to_string(),
                 ])
