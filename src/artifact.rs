@@ -138,24 +138,36 @@ fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
 
 /// Writes a row-major `[rows, cols]` float matrix as `.npy` in `dtype`, atomically.
 pub fn write_matrix(path: &Path, data: &[f32], rows: usize, cols: usize, dtype: Dtype) -> Result<()> {
-    assert_eq!(data.len(), rows * cols, "matrix data has rows * cols elements");
+    write_matrix_parts(path, [data], rows, cols, dtype)
+}
+
+/// [`write_matrix`] from consecutive pieces of the row-major data, so a caller that holds its
+/// rows in separate buffers (a harvest shard) need not copy them into one first.
+pub fn write_matrix_parts<'a>(
+    path: &Path,
+    parts: impl IntoIterator<Item = &'a [f32]>,
+    rows: usize,
+    cols: usize,
+    dtype: Dtype,
+) -> Result<()> {
     write_atomic(path, |f| {
         use std::io::Write;
         let mut w = BufWriter::new(f);
         w.write_all(&npy_header(dtype.descr(), &[rows, cols]))
             .map_err(|e| e.to_string())?;
-        match dtype {
-            Dtype::F32 => {
-                for x in data {
-                    w.write_all(&x.to_le_bytes()).map_err(|e| e.to_string())?;
-                }
+        let mut written = 0usize;
+        for part in parts {
+            written += part.len();
+            for x in part {
+                let r = match dtype {
+                    Dtype::F32 => w.write_all(&x.to_le_bytes()),
+                    Dtype::F16 => w.write_all(&half::f16::from_f32(*x).to_le_bytes()),
+                };
+                r.map_err(|e| e.to_string())?;
             }
-            Dtype::F16 => {
-                for x in data {
-                    w.write_all(&half::f16::from_f32(*x).to_le_bytes())
-                        .map_err(|e| e.to_string())?;
-                }
-            }
+        }
+        if written != rows * cols {
+            return Err(format!("{written} values for a [{rows}, {cols}] matrix"));
         }
         w.into_inner().map_err(|e| e.to_string())?;
         Ok(())

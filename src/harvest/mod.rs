@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 pub use store::{ActivationStore, ChunkOrder, DataRef, Shard, StoreManifest};
 
-use crate::artifact::{write_json, write_matrix, write_npy, Dtype};
+use crate::artifact::{write_json, write_matrix_parts, write_npy, Dtype};
 use crate::error::{Error, Result};
 use crate::hooks::{Hook, HookCtx, HookPoint};
 use crate::model::{Model, PaddedBatch};
@@ -490,14 +490,16 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
             let w = model.config.hook_width(*point);
             let dir = out.join(store::hook_dir(&point.to_string()));
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            let flat: Vec<f32> = per_row[h].iter().flatten().copied().collect();
-            write_matrix(
+            // Straight from the per-row buffers: a concatenated copy would double the shard's
+            // share of peak memory.
+            write_matrix_parts(
                 &dir.join(format!("shard-{index:05}.npy")),
-                &flat,
+                per_row[h].iter().map(Vec::as_slice),
                 vectors,
                 w,
                 opts.dtype,
             )?;
+            per_row[h] = Vec::new();
         }
         if manifest.multi_token {
             let dir = out.join("token_index");
