@@ -8,8 +8,9 @@ millions of tokens need text that exists locally and is the same on every machin
 this lockfile. The rows are shuffled with a fixed seed so a streaming shuffle buffer sees mixed
 sources, and long blocks are cut at line boundaries so no row dominates a batch.
 
-Usage: python3 scripts/local_corpus.py OUT.jsonl [--max-chars 1500] [--min-chars 40]
+Usage: python3 scripts/local_corpus.py OUT.jsonl [--heldout N HELDOUT.jsonl] [--max-chars 1500]
 Then:  mindlens sae corpus --include OUT.jsonl --samples 0 --out corpus.jsonl
+The last N shuffled paragraphs go to HELDOUT.jsonl instead of OUT.jsonl (evaluation text).
 """
 
 import argparse
@@ -57,9 +58,12 @@ def main():
     ap.add_argument("--max-chars", type=int, default=1500)
     ap.add_argument("--min-chars", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--heldout", nargs=2, metavar=("N", "FILE"), help="write the last N paragraphs to FILE")
     args = ap.parse_args()
-    if os.path.exists(args.out):
-        sys.exit(f"{args.out} exists; remove it first")
+    outs = [args.out] + ([args.heldout[1]] if args.heldout else [])
+    for out in outs:
+        if os.path.exists(out):
+            sys.exit(f"{out} exists; remove it first")
 
     rows = []
     files = 0
@@ -78,13 +82,18 @@ def main():
         sys.exit("no crate sources found under ~/.cargo/registry/src: build mindlens first")
     random.Random(args.seed).shuffle(rows)
 
-    tmp = args.out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, args.out)
-    chars = sum(len(r["text"]) for r in rows)
-    print(f"{len(rows)} paragraphs, {chars} characters from {files} Markdown files -> {args.out}")
+    held = int(args.heldout[0]) if args.heldout else 0
+    parts = [(args.out, rows[: len(rows) - held])]
+    if args.heldout:
+        parts.append((args.heldout[1], rows[len(rows) - held :]))
+    for out, part in parts:
+        tmp = out + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            for r in part:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        os.replace(tmp, out)
+        chars = sum(len(r["text"]) for r in part)
+        print(f"{len(part)} paragraphs, {chars} characters from {files} Markdown files -> {out}")
 
 
 if __name__ == "__main__":
