@@ -3,7 +3,8 @@
 //!
 //! `BENCH_PROMPTS=2000 cargo bench --bench harvest` (peers via `scripts/bench_harvest.py` when
 //! `.venv` exists; see scripts/README.md). `BENCH_POSITIONS=all` and `BENCH_PEERS=hf` (or
-//! empty for none) narrow the run; both default to everything.
+//! empty for none) narrow the run; both default to everything. `BENCH_BATCH_TOKENS` sets
+//! mindlens' token budget per batch (default: [`HarvestOptions`]' default).
 
 use std::process::Command;
 
@@ -27,6 +28,10 @@ fn main() -> Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
+    let batch_tokens = std::env::var("BENCH_BATCH_TOKENS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(HarvestOptions::default().batch_tokens);
     let model = Model::<Cpu>::load(mindlens::registry::DEFAULT_MODEL, &Default::default())?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let data = dir.path().join("data.jsonl");
@@ -48,12 +53,13 @@ fn main() -> Result<()> {
             hooks: (0..model.config.n_layers).map(HookPoint::ResidPost).collect(),
             positions: positions.parse::<PositionSpec>()?,
             progress: false,
+            batch_tokens,
             ..Default::default()
         };
         let s = harvest(&model, &data, &dir.path().join(format!("store-{positions}")), &opts)?;
         println!(
             "{}",
-            serde_json::json!({"bench": format!("harvest_{positions}"), "impl": "mindlens", "prompts": n,
+            serde_json::json!({"bench": format!("harvest_{positions}"), "impl": "mindlens", "prompts": n, "batch_tokens": batch_tokens,
                 "tokens": s.tokens, "seconds": s.seconds, "tokens_per_s": s.tokens_per_s,
                 "padding_tokens": s.padding_tokens, "peak_rss_mib": s.peak_rss_mib})
         );

@@ -8,7 +8,8 @@
 //! after `MINDLENS_SAE_WARMUP` (default 2) untimed ones; `MINDLENS_SAE_ARCHS` (default
 //! `topk,relu-l1`); `MINDLENS_SAE_BATCH` (default 1024); `MINDLENS_SAE_K` (default 32). ReLU and
 //! JumpReLU train through gathered pairs only once their code is sparse, which takes about 150
-//! steps from initialisation: time them after `MINDLENS_SAE_WARMUP=150` to see the steady state. `MINDLENS_SAE_DEVICE=cuda` (with `--features cuda`) trains on the GPU and
+//! steps from initialisation. `MINDLENS_SAE_INIT=DIR` starts both implementations from the
+//! trained SAE in `DIR/{arch}` (SAELens layout), which times them at a trained SAE's sparsity. `MINDLENS_SAE_DEVICE=cuda` (with `--features cuda`) trains on the GPU and
 //! reports achieved TFLOP/s; the SAELens comparison then is skipped.
 
 use std::path::Path;
@@ -63,6 +64,7 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
         .expect("MINDLENS_SAE_WARMUP is a number");
     let k: usize = env("MINDLENS_SAE_K", "32").parse().expect("MINDLENS_SAE_K is a number");
     let expansion = 16usize;
+    let init = std::env::var("MINDLENS_SAE_INIT").ok().map(std::path::PathBuf::from);
     let acts_path = match std::env::var("MINDLENS_SAE_ACTS") {
         Ok(p) => std::path::PathBuf::from(p),
         Err(_) => {
@@ -83,6 +85,7 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
         for (i, n) in [2, warmup, warmup + steps].into_iter().enumerate() {
             let opts = TrainOptions {
                 arch,
+                init: init.as_ref().map(|d| d.join(arch.name())),
                 expansion,
                 k,
                 batch,
@@ -111,7 +114,7 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
         println!(
             "{}",
             serde_json::json!({"peer": "mindlens", "device": device_name, "arch": arch.name(), "d_in": x.ncols(),
-                "d_sae": d_sae, "k": k, "batch": batch, "warmup": warmup, "steps": steps, "seconds": timed, "tokens_per_s": tokens_per_s,
+                "d_sae": d_sae, "k": k, "batch": batch, "warmup": warmup, "steps": steps, "init": init.as_ref().map(|d| d.join(arch.name())), "seconds": timed, "tokens_per_s": tokens_per_s,
                 "tflops": tokens_per_s * flops_per_vector(arch, x.ncols(), d_sae, k) / 1e12,
                 "threads": rayon::current_num_threads(), "last": secs[2].1})
         );
@@ -139,6 +142,10 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
                     "--threads",
                     &rayon::current_num_threads().to_string(),
                 ])
+                .args(
+                    init.iter()
+                        .flat_map(|d| ["--init".into(), d.join(arch.name()).into_os_string()]),
+                )
                 .output()
                 .expect("python runs");
             print!("{}", String::from_utf8_lossy(&o.stdout));

@@ -14,6 +14,10 @@ dead-latent counters. Only wandb logging, the progress bar and checkpointing (al
 out. `--l1` is the L1 coefficient for relu-l1 and the L0 coefficient for jumprelu (SAELens'
 "step" loss); topk and batchtopk have no sparsity coefficient.
 
+`--init DIR` starts from the SAE in DIR (SAELens layout: sae_weights.safetensors, as mindlens
+writes it) instead of SAELens' initialisation, so that ReLU and JumpReLU are timed at a trained
+SAE's sparsity; SAELens computes them densely either way.
+
 Batches are consecutive slices of the array (wrapping around); activations are used as given
 (normalize_activations="none"). The first --warmup-steps steps are not timed. `final_mse` is
 SAELens' mse_loss of the last step (squared error summed over d_in, mean over rows) and `l0`
@@ -46,6 +50,7 @@ def parse_args():
     p.add_argument("--l1", type=float, default=5.0,
                    help="L1 coefficient (relu-l1) or L0 coefficient (jumprelu)")
     p.add_argument("--seed", type=int, default=0, help="torch seed for the initialisation")
+    p.add_argument("--init", help="SAE directory (SAELens layout) to start from")
     return p.parse_args()
 
 
@@ -96,6 +101,17 @@ def main():
         sae = StandardTrainingSAE(StandardTrainingSAEConfig(l1_coefficient=args.l1, **common))
     else:
         sae = JumpReLUTrainingSAE(JumpReLUTrainingSAEConfig(l0_coefficient=args.l1, **common))
+
+    if args.init:
+        from safetensors.torch import load_file
+        weights = load_file(os.path.join(args.init, "sae_weights.safetensors"))
+        state = sae.state_dict()
+        for name, value in weights.items():
+            if name == "threshold" and "log_threshold" in state:
+                state["log_threshold"] = value.clamp_min(1e-12).log()
+            elif name in state:
+                state[name] = value
+        sae.load_state_dict(state)
 
     total_steps = args.warmup_steps + args.steps
     trainer = SAETrainer(

@@ -84,6 +84,43 @@ fn every_architecture_recovers_planted_features() {
             "{}: only {frac:.3} of planted features recovered",
             arch.name()
         );
+
+        // `init` starts a run from the trained SAE: one step at a negligible learning rate
+        // leaves its weights and its reconstruction as they were.
+        let again = tmp.path().join(format!("{}-again", arch.name()));
+        let opts = TrainOptions {
+            init: Some(out.clone()),
+            tokens: 1024,
+            lr: 1e-9,
+            ..opts
+        };
+        let s2 = train::<Ad>(
+            &store,
+            HookPoint::ResidPost(0),
+            &again,
+            &opts,
+            RunControl::default(),
+            &Default::default(),
+        )
+        .unwrap();
+        let (sae2, _) = saelens::load(&again).unwrap();
+        for (name, a, b) in [("W_enc", &sae.w_enc, &sae2.w_enc), ("W_dec", &sae.w_dec, &sae2.w_dec)] {
+            let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let diff = (a - b).iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(diff <= 1e-4 * scale, "{}: {name} moved by {diff}", arch.name());
+        }
+        if arch == Arch::JumpRelu {
+            let diff = (&sae.threshold - &sae2.threshold)
+                .iter()
+                .fold(0f32, |m, v| m.max(v.abs()));
+            assert!(diff <= 1e-4, "thresholds moved by {diff}");
+        }
+        let (f1, f2) = (s.last["fvu"].as_f64().unwrap(), s2.last["fvu"].as_f64().unwrap());
+        assert!(
+            f2 < 2.0 * f1 + 0.05,
+            "{}: FVU {f2} after init, {f1} at the end of training",
+            arch.name()
+        );
     }
 }
 

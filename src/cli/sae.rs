@@ -73,6 +73,10 @@ pub(super) struct TrainArgs {
     /// Output SAE directory (SAELens layout).
     #[arg(long)]
     out: PathBuf,
+    /// Start from this SAE (SAELens layout, same architecture and sizes) instead of a random
+    /// initialisation.
+    #[arg(long)]
+    init: Option<PathBuf>,
     /// Continue from the checkpoint in OUT.
     #[arg(long)]
     resume: bool,
@@ -219,6 +223,7 @@ pub(super) fn sae(action: SaeAction) -> Result<()> {
                 b_dec_init: a.b_dec_init,
                 seed: a.seed,
                 checkpoint_every: a.checkpoint_every,
+                init: a.init.clone(),
                 ..defaults
             };
             let s = train::<burn::backend::Autodiff<B>>(

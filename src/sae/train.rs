@@ -83,6 +83,11 @@ pub struct TrainOptions {
     pub checkpoint_every: usize,
     /// Steps between lines of `metrics.jsonl`.
     pub log_every: usize,
+    /// Start from this SAE (SAELens layout, same architecture and sizes) instead of a random
+    /// initialisation: fine-tunes an SAE from mindlens or SAELens on new activations. The
+    /// optimiser state starts fresh.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
 }
 
 impl Default for TrainOptions {
@@ -106,6 +111,7 @@ impl Default for TrainOptions {
             seed: 0,
             checkpoint_every: 50,
             log_every: 10,
+            init: None,
         }
     }
 }
@@ -161,7 +167,7 @@ const LOG_THRESHOLD: usize = 4;
 const N_PARAMS: usize = 5;
 
 /// ReLU and JumpReLU train through gathered pairs (see [`Trainer::forward`]) once at most this
-/// many latents per row are candidates. Measured at d_in 576, 9,216 latents, batch 1,024 on 2
+/// many latents per row are active. Measured at d_in 576, 9,216 latents, batch 1,024 on 2
 /// cores: a gathered step costs about 0.32 s + 6 ms per pair per row, a dense one 1.07 s, so
 /// the break-even is near 125.
 const SPARSE_PAIRS_PER_ROW: usize = 100;
@@ -441,19 +447,52 @@ fn init_state<I: Backend>(
     }
     let t2 = |a: Array2<f32>| {
         let (r, c) = a.dim();
-        Tensor::<I, 2>::from_data(TensorData::new(a.into_raw_vec_and_offset().0, [r, c]), device)
+        Tensor::<I, 2>::from_data(TensorData::new(a.iter().copied().collect(), [r, c]), device)
     };
     let row = |v: Vec<f32>| {
         let n = v.len();
         Tensor::<I, 2>::from_data(TensorData::new(v, [1, n]), device)
     };
-    let params = vec![
-        t2(w_dec.clone()), // tied initialisation: the encoder starts as the decoder's transpose
-        row(vec![0.0; d_sae]),
-        t2(w_dec),
-        row(b_dec.to_vec()),
-        row(vec![o.init_threshold.ln(); d_sae]),
-    ];
+    let mut batch_threshold = 0.0;
+    let params = match &o.init {
+        None => vec![
+            t2(w_dec.clone()), // tied initialisation: the encoder starts as the decoder's transpose
+            row(vec![0.0; d_sae]),
+            t2(w_dec),
+            row(b_dec.to_vec()),
+            row(vec![o.init_threshold.ln(); d_sae]),
+        ],
+        Some(dir) => {
+            let (sae, _) = crate::sae::saelens::load(dir)?;
+            let bad = |m: String| Err(Error::bad_file(dir, m));
+            if sae.arch != o.arch {
+                return bad(format!("--init holds a {} SAE, not {}", sae.arch.name(), o.arch.name()));
+            }
+            if (sae.d_in(), sae.d_sae()) != (d_in, d_sae) {
+                return bad(format!(
+                    "--init has d_in {} and d_sae {}; this run needs {d_in} and {d_sae}",
+                    sae.d_in(),
+                    sae.d_sae()
+                ));
+            }
+            // The inverse of `Trainer::export`: back to scaled units (pre-activations and
+            // thresholds are the same in both).
+            let log_threshold = match o.arch {
+                Arch::JumpRelu => sae.threshold.iter().map(|t| t.max(1e-12).ln()).collect(),
+                _ => vec![o.init_threshold.ln(); d_sae],
+            };
+            if o.arch == Arch::BatchTopK {
+                batch_threshold = sae.threshold.first().copied().unwrap_or(0.0);
+            }
+            vec![
+                t2(sae.w_enc.t().mapv(|v| v / scale)),
+                row(sae.b_enc.to_vec()),
+                t2(sae.w_dec.mapv(|v| v * scale)),
+                row(sae.b_dec.mapv(|v| v * scale).to_vec()),
+                row(log_threshold),
+            ]
+        }
+    };
     let zeros: Vec<_> = params.iter().map(|p| p.zeros_like()).collect();
     Ok(State {
         m: zeros.clone(),
@@ -465,7 +504,7 @@ fn init_state<I: Backend>(
             epoch: 0,
             chunk_in_epoch: 0,
             scale,
-            batch_threshold: 0.0,
+            batch_threshold,
             steps_since_fired: vec![0; d_sae],
             options_digest,
         },
@@ -526,6 +565,15 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
         o.lr * warm * decay
     }
 
+    /// The parameters as autodiff leaves, in `State::params` order, for one step's graph.
+    fn tracked_params(&self) -> Vec<Tensor<B, 2>> {
+        self.state
+            .params
+            .iter()
+            .map(|t| Tensor::from_inner(t.clone()).require_grad())
+            .collect()
+    }
+
     /// One optimiser step on a batch of raw activations; returns the batch's metrics.
     fn step(&mut self, chunk: Array2<f32>, total: usize) -> Result<serde_json::Value> {
         let o = self.opts;
@@ -545,28 +593,16 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
             .map(|&s| s as u64 * o.batch as u64 >= o.dead_tokens)
             .collect();
 
-        let p: Vec<Tensor<B, 2>> = self
-            .state
-            .params
-            .iter()
-            .map(|t| Tensor::from_inner(t.clone()).require_grad())
-            .collect();
+        let p = self.tracked_params();
+        let f = self.forward(&x, &p, sparsity_coeff, &dead, SPARSE_PAIRS_PER_ROW);
+        let (loss, mse, err) = f.loss(&x);
         let Forward {
-            recon,
             fired,
             sparsity,
             aux,
             batch_threshold,
-        } = self.forward(&x, &p, sparsity_coeff, &dead, SPARSE_PAIRS_PER_ROW);
-        let err = recon - x.clone();
-        let mse = err.clone().square().sum_dim(1).mean();
-        let mut loss = mse.clone();
-        if let Some(s) = sparsity.clone() {
-            loss = loss + s;
-        }
-        if let Some(a) = aux.clone() {
-            loss = loss + a;
-        }
+            ..
+        } = f;
         let grads = loss.backward();
         let mut g: Vec<Option<Tensor<B::InnerBackend, 2>>> = p.iter().map(|t| t.grad(&grads)).collect();
 
@@ -645,11 +681,13 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
     /// from an untracked dense encoder pass, the (row, latent) pairs that can touch the loss or
     /// a gradient, and differentiates only through those ([`Self::gather`]): TopK and BatchTopK
     /// their k, ReLU the positive pre-activations, JumpReLU those above `threshold -
-    /// bandwidth / 2` (active, or inside the straight-through window). The pairs left out have
-    /// zero code and zero gradient, so the loss and gradients equal the dense computation's at
+    /// threshold` (the active ones). JumpReLU's pairs just below threshold, inside the
+    /// straight-through window, give their thresholds a gradient but touch no weight; they are
+    /// kept on the host ([`BelowThreshold`]) rather than gathered. The pairs left out have zero
+    /// code and zero gradient, so the loss and gradients equal the dense computation's at
     /// O(pairs × d_in) cost. ReLU and JumpReLU take the dense path while more than
-    /// `max_pairs_per_row` latents per row are candidates (early training, before the penalty
-    /// has made the code sparse), where one matmul is cheaper than gathering.
+    /// `max_pairs_per_row` latents per row are active (early training, before the penalty has
+    /// made the code sparse), where one matmul is cheaper than gathering.
     fn forward(
         &self,
         x: &Tensor<B, 2>,
@@ -673,17 +711,21 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
                 Some(a)
             }
             Arch::ReluL1 => above(&pre_host, &vec![0.0; self.d_sae], max_pairs),
-            Arch::JumpRelu => {
-                let floor: Vec<f32> = to_host(p[LOG_THRESHOLD].clone().inner().exp())
-                    .into_iter()
-                    .map(|t| t - o.bandwidth / 2.0)
-                    .collect();
-                above(&pre_host, &floor, max_pairs)
-            }
+            Arch::JumpRelu => above(&pre_host, &to_host(p[LOG_THRESHOLD].clone().inner().exp()), max_pairs),
         };
         let Some(active) = active else {
             return self.dense_forward(&x_centred, p, sparsity_coeff);
         };
+        let below = (o.arch == Arch::JumpRelu).then(|| {
+            let theta = p[LOG_THRESHOLD].clone().exp();
+            BelowThreshold {
+                pairs: below_threshold(&pre_host, &to_host(theta.clone().inner()), o.bandwidth / 2.0),
+                theta,
+                w_dec: to_host(p[W_DEC].clone().inner()),
+                bandwidth: o.bandwidth,
+                sparsity_coeff,
+            }
+        });
         let b_dec = p[B_DEC].clone();
         let Some(g) = self.gather(&x_centred, p, &active) else {
             let sparsity = (!o.arch.uses_k()).then(|| Tensor::zeros([1], &self.device));
@@ -693,6 +735,7 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
                 sparsity,
                 aux: None,
                 batch_threshold,
+                below,
             };
         };
         let n = active.cols.len();
@@ -735,6 +778,7 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
             sparsity,
             aux,
             batch_threshold,
+            below,
         }
     }
 
@@ -759,6 +803,7 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
             sparsity: Some(sparsity.mul_scalar(sparsity_coeff)),
             aux: None,
             batch_threshold: None,
+            below: None,
         }
     }
 
@@ -860,6 +905,76 @@ struct Forward<B: AutodiffBackend> {
     aux: Option<Tensor<B, 1>>,
     /// BatchTopK: the smallest kept pre-activation of this batch.
     batch_threshold: Option<f32>,
+    /// JumpReLU on the gathered path: the pairs just below threshold.
+    below: Option<BelowThreshold<B>>,
+}
+
+impl<B: AutodiffBackend> Forward<B> {
+    /// The training loss on the scaled batch `x` (MSE summed over features, mean over rows,
+    /// plus the sparsity and AuxK terms), the MSE alone, and the error `x̂ - x`.
+    fn loss(&self, x: &Tensor<B, 2>) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 2>) {
+        let err = self.recon.clone() - x.clone();
+        let mse = err.clone().square().sum_dim(1).mean();
+        let mut loss = mse.clone();
+        for term in [&self.sparsity, &self.aux].into_iter().flatten() {
+            loss = loss + term.clone();
+        }
+        if let Some(below) = &self.below {
+            loss = loss + below.threshold_term(&err);
+        }
+        (loss, mse, err)
+    }
+}
+
+/// JumpReLU's (row, latent) pairs with `threshold - bandwidth/2 < pre <= threshold`. Their code
+/// is zero, so no weight gets gradient from them, but the straight-through estimator gives
+/// each one's threshold `d gate / d log θ = -θ / bandwidth`, through the L0 penalty and
+/// through the code `pre × gate`. Gathered like active pairs they would cost as much (the
+/// window is wide and holds more pairs than fire); [`Self::threshold_term`] adds their
+/// gradient from one dot product per pair on the host.
+struct BelowThreshold<B: AutodiffBackend> {
+    /// Per row of the batch: (latent, pre-activation).
+    pairs: Vec<Vec<(usize, f32)>>,
+    /// The thresholds θ, tracked, `[1, d_sae]`.
+    theta: Tensor<B, 2>,
+    /// The decoder `[d_sae, d_in]`, row-major.
+    w_dec: Vec<f32>,
+    bandwidth: f32,
+    sparsity_coeff: f32,
+}
+
+impl<B: AutodiffBackend> BelowThreshold<B> {
+    /// A term worth zero whose gradient in log θ is these pairs' share of the loss's: for a
+    /// pair (r, j), `-θ_j / bandwidth × (pre_rj × dL/dcode_rj + coeff / rows)`, where
+    /// `dL/dcode_rj = (2 / rows) err_r · W_dec_j` under the MSE of [`Forward::loss`].
+    fn threshold_term(&self, err: &Tensor<B, 2>) -> Tensor<B, 1> {
+        let [rows, d_in] = err.dims();
+        let d_sae = self.w_dec.len() / d_in;
+        let err = to_host(err.clone().inner());
+        let per_row: Vec<Vec<(usize, f32)>> = self
+            .pairs
+            .par_iter()
+            .enumerate()
+            .map(|(r, pairs)| {
+                let e = &err[r * d_in..(r + 1) * d_in];
+                pairs
+                    .iter()
+                    .map(|&(j, pre)| {
+                        let w = &self.w_dec[j * d_in..(j + 1) * d_in];
+                        let d_code: f32 = 2.0 / rows as f32 * e.iter().zip(w).map(|(a, b)| a * b).sum::<f32>();
+                        (j, pre * d_code + self.sparsity_coeff / rows as f32)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut s = vec![0f32; d_sae];
+        for (j, v) in per_row.into_iter().flatten() {
+            s[j] += v;
+        }
+        let s = Tensor::<B, 2>::from_data(TensorData::new(s, [1, d_sae]), &self.theta.device());
+        let st = (self.theta.clone() * s).mul_scalar(-1.0 / self.bandwidth);
+        (st.clone() - st.detach()).sum()
+    }
 }
 
 /// Tracked pieces of a set of (row, latent) pairs, one entry per pair.
@@ -903,6 +1018,21 @@ fn above(pre: &[f32], floor: &[f32], max_pairs: usize) -> Option<Active> {
         .map(|p| (0..n as i64).filter(|&j| p[j as usize] > floor[j as usize]).collect())
         .collect();
     Some(Active::from_rows(per_row))
+}
+
+/// Each row's pairs with `theta - half < pre <= theta` (rows of width `theta.len()`), with
+/// their pre-activations.
+fn below_threshold(pre: &[f32], theta: &[f32], half: f32) -> Vec<Vec<(usize, f32)>> {
+    pre.par_chunks(theta.len())
+        .map(|p| {
+            p.iter()
+                .zip(theta)
+                .enumerate()
+                .filter(|(_, (&v, &t))| v <= t && v > t - half)
+                .map(|(j, (&v, _))| (j, v))
+                .collect()
+        })
+        .collect()
 }
 
 /// Each row's `k` largest positive pre-activations, among `allowed` latents only when given
@@ -1098,16 +1228,12 @@ mod tests {
             d_sae,
             device,
         };
-        let p: Vec<Tensor<Ad, 2>> = trainer
-            .state
-            .params
-            .iter()
-            .map(|t| Tensor::from_inner(t.clone()).require_grad())
-            .collect();
+        let p = trainer.tracked_params();
         let x = Tensor::<Ad, 2>::from_inner(x);
         let max_pairs_per_row = if dense { 0 } else { usize::MAX };
         let f = trainer.forward(&x, &p, 0.7, &[false; 32], max_pairs_per_row);
-        let loss = (f.recon - x).square().sum_dim(1).mean() + f.sparsity.expect("a penalty");
+        assert!(f.sparsity.is_some(), "{arch:?} has a penalty");
+        let (loss, _, _) = f.loss(&x);
         let value = scalar(loss.clone().inner());
         let grads = loss.backward();
         (value, p.iter().map(|t| t.grad(&grads).map(to_host)).collect())
