@@ -699,8 +699,17 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
         let o = self.opts;
         let rows = x.dims()[0];
         let x_centred = x.clone() - p[B_DEC].clone();
-        let pre_host =
-            to_host(x_centred.clone().inner().matmul(p[W_ENC].clone().inner().transpose()) + p[B_ENC].clone().inner());
+        // ReLU and JumpReLU may fall back to the dense step, which needs the encoder pass
+        // tracked: computing it tracked from the start spares a second matmul (left unused, it
+        // adds nothing to the backward pass).
+        let pre_tracked =
+            (!o.arch.uses_k()).then(|| x_centred.clone().matmul(p[W_ENC].clone().transpose()) + p[B_ENC].clone());
+        let pre_host = match &pre_tracked {
+            Some(pre) => to_host(pre.clone().inner()),
+            None => to_host(
+                x_centred.clone().inner().matmul(p[W_ENC].clone().inner().transpose()) + p[B_ENC].clone().inner(),
+            ),
+        };
         let mut batch_threshold = None;
         let max_pairs = max_pairs_per_row.saturating_mul(rows);
         let active = match o.arch {
@@ -714,7 +723,11 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
             Arch::JumpRelu => above(&pre_host, &to_host(p[LOG_THRESHOLD].clone().inner().exp()), max_pairs),
         };
         let Some(active) = active else {
-            return self.dense_forward(&x_centred, p, sparsity_coeff);
+            return self.dense_forward(
+                pre_tracked.expect("only ReLU and JumpReLU fall back"),
+                p,
+                sparsity_coeff,
+            );
         };
         let below = (o.arch == Arch::JumpRelu).then(|| {
             let theta = p[LOG_THRESHOLD].clone().exp();
@@ -783,10 +796,10 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
     }
 
     /// [`Self::forward`] with every latent tracked (ReLU and JumpReLU while the code is dense).
-    fn dense_forward(&self, x_centred: &Tensor<B, 2>, p: &[Tensor<B, 2>], sparsity_coeff: f32) -> Forward<B> {
+    /// `pre` is the tracked encoder pass.
+    fn dense_forward(&self, pre: Tensor<B, 2>, p: &[Tensor<B, 2>], sparsity_coeff: f32) -> Forward<B> {
         let o = self.opts;
-        let rows = x_centred.dims()[0] as f32;
-        let pre = x_centred.clone().matmul(p[W_ENC].clone().transpose()) + p[B_ENC].clone();
+        let rows = pre.dims()[0] as f32;
         let (acts, sparsity) = if o.arch == Arch::JumpRelu {
             let (acts, gate) = jump_relu(pre, p[LOG_THRESHOLD].clone().exp(), o.bandwidth);
             (acts, gate.sum().div_scalar(rows))
