@@ -22,34 +22,6 @@ const MAX_PADDING: f64 = 0.15;
 /// per batch), 839 MiB at 1-2 rows per batch, at equal or better tokens/s.
 const ATTENTION_KEYS: usize = 256;
 
-/// Splits rows sorted by ascending token count into consecutive batches: each padded batch
-/// holds at most `batch_tokens` tokens (a longer row goes alone), carries at most
-/// [`MAX_PADDING`] padding and keeps its attention scores within [`ATTENTION_KEYS`].
-fn length_batches(sorted_lengths: &[usize], batch_tokens: usize) -> Vec<std::ops::Range<usize>> {
-    let mut spans = Vec::new();
-    let mut start = 0;
-    while start < sorted_lengths.len() {
-        let (mut end, mut real) = (start + 1, sorted_lengths[start]);
-        while let Some(&len) = sorted_lengths.get(end) {
-            // Sorted ascending, so `len` pads every earlier row up to it. A shard of
-            // `all`-position rows holds only a few dozen rows, so the token budget alone
-            // would pack rows of very different lengths together (half the batch padding).
-            let padded = len * (end - start + 1);
-            if padded > batch_tokens
-                || padded * len > batch_tokens * ATTENTION_KEYS
-                || (padded - real - len) as f64 > MAX_PADDING * padded as f64
-            {
-                break;
-            }
-            real += len;
-            end += 1;
-        }
-        spans.push(start..end);
-        start = end;
-    }
-    spans
-}
-
 use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::Path;
 use std::str::FromStr;
@@ -135,6 +107,34 @@ impl PositionSpec {
             PositionSpec::All | PositionSpec::AllButFirst | PositionSpec::From(_)
         )
     }
+}
+
+/// Splits rows sorted by ascending token count into consecutive batches: each padded batch
+/// holds at most `batch_tokens` tokens (a longer row goes alone), carries at most
+/// [`MAX_PADDING`] padding and keeps its attention scores within [`ATTENTION_KEYS`].
+fn length_batches(sorted_lengths: &[usize], batch_tokens: usize) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    while start < sorted_lengths.len() {
+        let (mut end, mut real) = (start + 1, sorted_lengths[start]);
+        while let Some(&len) = sorted_lengths.get(end) {
+            // Sorted ascending, so `len` pads every earlier row up to it. A shard of
+            // `all`-position rows holds only a few dozen rows, so the token budget alone
+            // would pack rows of very different lengths together (half the batch padding).
+            let padded = len * (end - start + 1);
+            if padded > batch_tokens
+                || padded * len > batch_tokens * ATTENTION_KEYS
+                || (padded - real - len) as f64 > MAX_PADDING * padded as f64
+            {
+                break;
+            }
+            real += len;
+            end += 1;
+        }
+        spans.push(start..end);
+        start = end;
+    }
+    spans
 }
 
 /// Settings of [`harvest`].

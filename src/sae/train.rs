@@ -680,8 +680,8 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
     /// both weights' gradients are as large as the encoder pass. So every architecture picks,
     /// from an untracked dense encoder pass, the (row, latent) pairs that can touch the loss or
     /// a gradient, and differentiates only through those ([`Self::gather`]): TopK and BatchTopK
-    /// their k, ReLU the positive pre-activations, JumpReLU those above `threshold -
-    /// threshold` (the active ones). JumpReLU's pairs just below threshold, inside the
+    /// their k, ReLU the positive pre-activations, JumpReLU those above their threshold (the
+    /// active ones). JumpReLU's pairs just below threshold, inside the
     /// straight-through window, give their thresholds a gradient but touch no weight; they are
     /// kept on the host ([`BelowThreshold`]) rather than gathered. The pairs left out have zero
     /// code and zero gradient, so the loss and gradients equal the dense computation's at
@@ -710,6 +710,7 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
                 x_centred.clone().inner().matmul(p[W_ENC].clone().inner().transpose()) + p[B_ENC].clone().inner(),
             ),
         };
+        let theta_host = (o.arch == Arch::JumpRelu).then(|| to_host(p[LOG_THRESHOLD].clone().inner().exp()));
         let mut batch_threshold = None;
         let max_pairs = max_pairs_per_row.saturating_mul(rows);
         let active = match o.arch {
@@ -720,7 +721,7 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
                 Some(a)
             }
             Arch::ReluL1 => above(&pre_host, &vec![0.0; self.d_sae], max_pairs),
-            Arch::JumpRelu => above(&pre_host, &to_host(p[LOG_THRESHOLD].clone().inner().exp()), max_pairs),
+            Arch::JumpRelu => above(&pre_host, theta_host.as_deref().expect("JumpReLU"), max_pairs),
         };
         let Some(active) = active else {
             return self.dense_forward(
@@ -729,15 +730,12 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
                 sparsity_coeff,
             );
         };
-        let below = (o.arch == Arch::JumpRelu).then(|| {
-            let theta = p[LOG_THRESHOLD].clone().exp();
-            BelowThreshold {
-                pairs: below_threshold(&pre_host, &to_host(theta.clone().inner()), o.bandwidth / 2.0),
-                theta,
-                w_dec: to_host(p[W_DEC].clone().inner()),
-                bandwidth: o.bandwidth,
-                sparsity_coeff,
-            }
+        let below = theta_host.map(|theta_host| BelowThreshold {
+            pairs: below_threshold(&pre_host, &theta_host, o.bandwidth / 2.0),
+            theta: p[LOG_THRESHOLD].clone().exp(),
+            w_dec: to_host(p[W_DEC].clone().inner()),
+            bandwidth: o.bandwidth,
+            sparsity_coeff,
         });
         let b_dec = p[B_DEC].clone();
         let Some(g) = self.gather(&x_centred, p, &active) else {
