@@ -368,6 +368,103 @@ pub fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// One computed shard on its way to disk.
+struct PendingShard {
+    /// The rows, in data order.
+    chunk: Vec<Prepared>,
+    /// Data index of the first row.
+    first_row: usize,
+    rows: usize,
+    /// Per hook, per row, the kept vectors (flattened).
+    per_row: Vec<Vec<Vec<f32>>>,
+}
+
+impl PendingShard {
+    fn new(chunk: Vec<Prepared>, first_row: usize, per_row: Vec<Vec<Vec<f32>>>) -> Self {
+        PendingShard {
+            rows: chunk.len(),
+            chunk,
+            first_row,
+            per_row,
+        }
+    }
+}
+
+/// Writes shards into a store and records each one in `rows.jsonl` and the manifest.
+struct ShardWriter<'a> {
+    out: &'a Path,
+    opts: &'a HarvestOptions,
+    /// Vector width of each hook.
+    widths: Vec<usize>,
+    manifest: StoreManifest,
+    manifest_path: &'a Path,
+    rows_file: std::fs::File,
+    rows_path: &'a Path,
+}
+
+impl ShardWriter<'_> {
+    /// Writes the shard's arrays atomically, then appends its rows, then records it in the
+    /// manifest: a run killed in between resumes from the previous shard.
+    fn commit(&mut self, shard: PendingShard) -> Result<()> {
+        let PendingShard {
+            chunk,
+            first_row,
+            rows,
+            mut per_row,
+        } = shard;
+        let manifest = &mut self.manifest;
+        let index = manifest.shards.len();
+        let vectors: usize = chunk.iter().map(|p| if p.mean { 1 } else { p.keep.len() }).sum();
+        for (h, point) in self.opts.hooks.iter().enumerate() {
+            let dir = self.out.join(store::hook_dir(&point.to_string()));
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            // Straight from the per-row buffers: a concatenated copy would double the shard's
+            // share of peak memory.
+            write_matrix_parts(
+                &dir.join(format!("shard-{index:05}.npy")),
+                per_row[h].iter().map(Vec::as_slice),
+                vectors,
+                self.widths[h],
+                self.opts.dtype,
+            )?;
+            per_row[h] = Vec::new();
+        }
+        if manifest.multi_token {
+            let dir = self.out.join("token_index");
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let mut idx = Vec::with_capacity(vectors * 2);
+            for (k, p) in chunk.iter().enumerate() {
+                for &pos in &p.keep {
+                    idx.extend([(first_row + k) as i64, pos as i64]);
+                }
+            }
+            let a = ndarray::Array2::from_shape_vec((vectors, 2), idx).expect("two columns");
+            write_npy(&dir.join(format!("shard-{index:05}.npy")), &a)?;
+        }
+        let mut text = String::new();
+        for p in &chunk {
+            text.push_str(&serde_json::to_string(&p.fields).expect("JSON map"));
+            text.push('\n');
+        }
+        let rows_path = self.rows_path;
+        self.rows_file
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::io(rows_path, e))?;
+        self.rows_file.sync_data().map_err(|e| Error::io(rows_path, e))?;
+        let rows_jsonl_bytes = self.rows_file.metadata().map_err(|e| Error::io(rows_path, e))?.len();
+        manifest.shards.push(Shard {
+            index,
+            rows: [first_row, first_row + rows],
+            vectors,
+            rows_jsonl_bytes,
+        });
+        manifest.rows = first_row + rows;
+        manifest.vectors += vectors;
+        manifest.tokens += chunk.iter().map(|p| p.ids.len() as u64).sum::<u64>();
+        write_json(self.manifest_path, manifest)
+    }
+}
+
 /// Harvests `opts.hooks` at `opts.positions` for every row of the JSONL file `data` into the
 /// store `out`.
 pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &HarvestOptions) -> Result<HarvestSummary> {
@@ -408,7 +505,7 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         complete: false,
         shards: Vec::new(),
     };
-    let mut manifest = open_or_create(out, fresh, opts)?;
+    let manifest = open_or_create(out, fresh, opts)?;
     let manifest_path = out.join("manifest.json");
     let rows_path = out.join("rows.jsonl");
     let mut rows_file = std::fs::OpenOptions::new()
@@ -458,109 +555,93 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         lines.next();
     }
     let mut next_row = manifest.rows;
-    loop {
-        // Fill one shard buffer.
-        let mut chunk: Vec<Prepared> = Vec::new();
-        let mut bytes = 0usize;
-        for (i, line) in lines.by_ref() {
-            let line = line.map_err(|e| Error::io(data, e))?;
-            let what = || format!("{}:{}", data.display(), i + 1);
-            let v: Value =
-                serde_json::from_str(&line).map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
-            let row = PromptRow::parse(v, i + 1, &what)?;
-            let p = model.prepare(row, &opts.positions)?;
-            let vectors = if p.mean { 1 } else { p.keep.len() };
-            bytes += vectors * width_sum * 4 + p.ids.len() * 4;
-            chunk.push(p);
-            if bytes >= opts.shard_bytes {
-                break;
+    let mut writer = ShardWriter {
+        out,
+        opts,
+        widths: opts.hooks.iter().map(|p| model.config.hook_width(*p)).collect(),
+        manifest,
+        manifest_path: &manifest_path,
+        rows_file,
+        rows_path: &rows_path,
+    };
+    // Each shard is written on a thread of its own while the next one is computed, so its
+    // disk time (the fsyncs of 30 files) overlaps the forward passes. The channel holds no
+    // shard: the loop waits until the writer is free, so at most two shards are in memory
+    // and shards, rows.jsonl and the manifest still advance strictly in order.
+    let (to_writer, shards) = std::sync::mpsc::sync_channel::<PendingShard>(0);
+    let (written, computed) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<ShardWriter> {
+            for shard in shards {
+                writer.commit(shard)?;
             }
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        // Length-bucketed batches: sort by length, pack within the budgets.
-        let mut order: Vec<usize> = (0..chunk.len()).collect();
-        order.sort_by_key(|&i| chunk[i].ids.len());
-        let mut per_row: Vec<Vec<Vec<f32>>> = vec![vec![Vec::new(); chunk.len()]; opts.hooks.len()];
-        let lengths: Vec<usize> = order.iter().map(|&i| chunk[i].ids.len()).collect();
-        for span in length_batches(&lengths, opts.batch_tokens) {
-            let members = &order[span];
-            let rows: Vec<&Prepared> = members.iter().map(|&i| &chunk[i]).collect();
-            let seqs: Vec<Vec<u32>> = rows.iter().map(|r| r.ids.clone()).collect();
-            let batch = PaddedBatch::new(&seqs, model.pad_id());
-            let mut hook = HarvestHook {
-                points: &opts.hooks,
-                rows: &rows,
-                out: vec![vec![Vec::new(); rows.len()]; opts.hooks.len()],
-                stop,
-            };
-            model.forward(&batch.tokens, &batch.ctx(), None, &mut hook)?;
-            for (h, outs) in hook.out.into_iter().enumerate() {
-                for (k, v) in outs.into_iter().enumerate() {
-                    per_row[h][members[k]] = v;
-                }
-            }
-            let real: usize = seqs.iter().map(Vec::len).sum();
-            run_tokens += real as u64;
-            run_pad += (batch.cols * seqs.len() - real) as u64;
-            bar.inc(members.len() as u64);
-            let secs = started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("{:.0} tok/s", run_tokens as f64 / secs));
-        }
-        // Write the shard in data order, then the rows, then the manifest.
-        let index = manifest.shards.len();
-        let vectors: usize = chunk.iter().map(|p| if p.mean { 1 } else { p.keep.len() }).sum();
-        for (h, point) in opts.hooks.iter().enumerate() {
-            let w = model.config.hook_width(*point);
-            let dir = out.join(store::hook_dir(&point.to_string()));
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            // Straight from the per-row buffers: a concatenated copy would double the shard's
-            // share of peak memory.
-            write_matrix_parts(
-                &dir.join(format!("shard-{index:05}.npy")),
-                per_row[h].iter().map(Vec::as_slice),
-                vectors,
-                w,
-                opts.dtype,
-            )?;
-            per_row[h] = Vec::new();
-        }
-        if manifest.multi_token {
-            let dir = out.join("token_index");
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            let mut idx = Vec::with_capacity(vectors * 2);
-            for (k, p) in chunk.iter().enumerate() {
-                for &pos in &p.keep {
-                    idx.extend([(next_row + k) as i64, pos as i64]);
-                }
-            }
-            let a = ndarray::Array2::from_shape_vec((vectors, 2), idx).expect("two columns");
-            write_npy(&dir.join(format!("shard-{index:05}.npy")), &a)?;
-        }
-        let mut text = String::new();
-        for p in &chunk {
-            text.push_str(&serde_json::to_string(&p.fields).expect("JSON map"));
-            text.push('\n');
-        }
-        rows_file
-            .write_all(text.as_bytes())
-            .map_err(|e| Error::io(&rows_path, e))?;
-        rows_file.sync_data().map_err(|e| Error::io(&rows_path, e))?;
-        let rows_jsonl_bytes = rows_file.metadata().map_err(|e| Error::io(&rows_path, e))?.len();
-        manifest.shards.push(Shard {
-            index,
-            rows: [next_row, next_row + chunk.len()],
-            vectors,
-            rows_jsonl_bytes,
+            Ok(writer)
         });
-        next_row += chunk.len();
-        run_rows += chunk.len();
-        manifest.rows = next_row;
-        manifest.vectors += vectors;
-        manifest.tokens += chunk.iter().map(|p| p.ids.len() as u64).sum::<u64>();
-        write_json(&manifest_path, &manifest)?;
-    }
+        let computed = (|| -> Result<()> {
+            loop {
+                // Fill one shard buffer.
+                let mut chunk: Vec<Prepared> = Vec::new();
+                let mut bytes = 0usize;
+                for (i, line) in lines.by_ref() {
+                    let line = line.map_err(|e| Error::io(data, e))?;
+                    let what = || format!("{}:{}", data.display(), i + 1);
+                    let v: Value = serde_json::from_str(&line)
+                        .map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
+                    let row = PromptRow::parse(v, i + 1, &what)?;
+                    let p = model.prepare(row, &opts.positions)?;
+                    let vectors = if p.mean { 1 } else { p.keep.len() };
+                    bytes += vectors * width_sum * 4 + p.ids.len() * 4;
+                    chunk.push(p);
+                    if bytes >= opts.shard_bytes {
+                        break;
+                    }
+                }
+                if chunk.is_empty() {
+                    return Ok(());
+                }
+                // Length-bucketed batches: sort by length, pack within the budgets.
+                let mut order: Vec<usize> = (0..chunk.len()).collect();
+                order.sort_by_key(|&i| chunk[i].ids.len());
+                let mut per_row: Vec<Vec<Vec<f32>>> = vec![vec![Vec::new(); chunk.len()]; opts.hooks.len()];
+                let lengths: Vec<usize> = order.iter().map(|&i| chunk[i].ids.len()).collect();
+                for span in length_batches(&lengths, opts.batch_tokens) {
+                    let members = &order[span];
+                    let rows: Vec<&Prepared> = members.iter().map(|&i| &chunk[i]).collect();
+                    let seqs: Vec<Vec<u32>> = rows.iter().map(|r| r.ids.clone()).collect();
+                    let batch = PaddedBatch::new(&seqs, model.pad_id());
+                    let mut hook = HarvestHook {
+                        points: &opts.hooks,
+                        rows: &rows,
+                        out: vec![vec![Vec::new(); rows.len()]; opts.hooks.len()],
+                        stop,
+                    };
+                    model.forward(&batch.tokens, &batch.ctx(), None, &mut hook)?;
+                    for (h, outs) in hook.out.into_iter().enumerate() {
+                        for (k, v) in outs.into_iter().enumerate() {
+                            per_row[h][members[k]] = v;
+                        }
+                    }
+                    let real: usize = seqs.iter().map(Vec::len).sum();
+                    run_tokens += real as u64;
+                    run_pad += (batch.cols * seqs.len() - real) as u64;
+                    bar.inc(members.len() as u64);
+                    let secs = started.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_message(format!("{:.0} tok/s", run_tokens as f64 / secs));
+                }
+                let shard = PendingShard::new(chunk, next_row, per_row);
+                next_row += shard.rows;
+                run_rows += shard.rows;
+                if to_writer.send(shard).is_err() {
+                    // The writer stopped on an error, which its join reports.
+                    return Ok(());
+                }
+            }
+        })();
+        drop(to_writer);
+        (writer.join().expect("the shard writer does not panic"), computed)
+    });
+    // A write error explains a stopped loop, so it comes first.
+    let ShardWriter { mut manifest, .. } = written?;
+    computed?;
     manifest.complete = true;
     write_json(&manifest_path, &manifest)?;
     bar.finish_and_clear();

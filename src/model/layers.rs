@@ -6,6 +6,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use std::ops::Range;
 
+use super::cpu_kernels;
 use super::weights::{HostTensor, WeightSource};
 use crate::error::{Error, Result};
 use crate::hooks::HookCtx;
@@ -150,6 +151,21 @@ pub fn by_rows<B: Backend, const D: usize>(
         [one] => f(one.clone()),
         _ => Tensor::cat(par_map(blocks, |r| f(r.clone())), 0),
     }
+}
+
+/// Whether `B` is the CPU backend itself (not wrapped, e.g. in autodiff): its tensors live in
+/// host memory, which [`on_host`] may edit in place.
+fn is_cpu<B: Backend>() -> bool {
+    std::any::TypeId::of::<B>() == std::any::TypeId::of::<crate::backend::Cpu>()
+}
+
+/// Applies `f` to a float tensor's values in host memory. No copy on the CPU backend when the
+/// tensor is contiguous and unshared, as a fresh result is; callers check [`is_cpu`].
+fn on_host<B: Backend, const D: usize>(t: Tensor<B, D>, f: impl FnOnce(&mut [f32])) -> Tensor<B, D> {
+    let device = t.device();
+    let mut data = t.into_data().convert::<f32>();
+    f(data.as_mut_slice::<f32>().expect("converted to f32"));
+    Tensor::from_data(data, &device)
 }
 
 /// Rows `r` of the leading axis (a view, no copy).
@@ -351,7 +367,11 @@ pub fn attention<B: Backend>(
         scores = (scores / cap).tanh() * cap;
     }
     let scores = scores.reshape([b, h, s, t]) + bias.clone();
-    let probs = softmax(scores, 3);
+    let probs = if is_cpu::<B>() {
+        on_host(scores, |x| cpu_kernels::softmax_rows(x, t))
+    } else {
+        softmax(scores, 3)
+    };
     let kept = want_probs.then(|| probs.clone());
     let out = probs.reshape([b, kvh, g * s, t]).matmul(v).reshape([b, h, s, d]);
     (out, kept)
@@ -582,12 +602,17 @@ impl<B: Backend> GatedMlp<B> {
         by_rows(&blocks, |r| {
             let x = rows(&x, &r);
             let gate = self.gate_proj.forward_2d(x.clone());
-            let act = if self.gelu {
-                gelu_tanh(gate)
+            let up = self.up_proj.forward_2d(x);
+            let hidden = if is_cpu::<B>() {
+                let up = up.into_data().convert::<f32>();
+                let up = up.as_slice::<f32>().expect("converted to f32");
+                on_host(gate, |g| cpu_kernels::gated_activation(g, up, self.gelu))
+            } else if self.gelu {
+                gelu_tanh(gate) * up
             } else {
-                burn::tensor::activation::silu(gate)
+                burn::tensor::activation::silu(gate) * up
             };
-            self.down_proj.forward_2d(act * self.up_proj.forward_2d(x))
+            self.down_proj.forward_2d(hidden)
         })
         .reshape([b, s, d])
     }
