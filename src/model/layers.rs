@@ -344,43 +344,57 @@ pub fn attention_bias<B: Backend>(
     Tensor::from_data(TensorData::new(m, [b, heads, s, t]), device)
 }
 
-/// Grouped-query attention. `q`: `[b, heads, s, d]`; `k`, `v`: `[b, kv_heads, t, d]`;
-/// `bias` from [`attention_bias`]. Returns the per-head outputs `[b, heads, s, d]` and, when
-/// `want_probs`, the attention probabilities `[b, heads, s, t]`.
+/// Grouped-query attention over tensors in the projection layout: `q` `[b, s, heads * d]`,
+/// `k` and `v` `[b, t, kv_heads * d]`; `bias` from [`attention_bias`]. Returns the per-head
+/// outputs `[b, s, heads * d]` and, when `want_probs`, the attention probabilities
+/// `[b, heads, s, t]`.
+#[allow(clippy::too_many_arguments)]
 pub fn attention<B: Backend>(
-    q: Tensor<B, 4>,
-    k: Tensor<B, 4>,
-    v: Tensor<B, 4>,
+    q: Tensor<B, 3>,
+    k: Tensor<B, 3>,
+    v: Tensor<B, 3>,
+    (heads, kv_heads): (usize, usize),
     bias: &Tensor<B, 4>,
     scale: f32,
     softcap: Option<f32>,
     want_probs: bool,
-) -> (Tensor<B, 4>, Option<Tensor<B, 4>>) {
-    let [b, h, s, d] = q.dims();
-    let [_, kvh, t, _] = k.dims();
-    let g = h / kvh;
-    // Query heads sharing a key/value head are consecutive: fold them into the query axis so
-    // one batched matmul serves the group without copying keys and values.
-    let qg = q.reshape([b, kvh, g * s, d]);
-    let mut scores = qg.matmul(k.swap_dims(2, 3)) * scale;
+) -> (Tensor<B, 3>, Option<Tensor<B, 4>>) {
+    let [b, s, w] = q.dims();
+    let t = k.dims()[1];
+    let (d, g, kvh) = (w / heads, heads / kv_heads, kv_heads);
+    // Query heads sharing a key/value head are consecutive. Queries viewed as `[b, kv_heads,
+    // group, s, d]` against keys and values broadcast over the group axis let one batched
+    // matmul serve every head; on the CPU backend these are strided views, so neither queries
+    // nor keys nor values are copied.
+    let qg = q.reshape([b, s, kvh, g, d]).permute([0, 2, 3, 1, 4]);
+    let kt = k
+        .reshape([b, t, kvh, 1, d])
+        .permute([0, 2, 3, 4, 1])
+        .expand([b, kvh, g, d, t]);
+    let vg = v
+        .reshape([b, t, kvh, 1, d])
+        .permute([0, 2, 3, 1, 4])
+        .expand([b, kvh, g, t, d]);
+    let mut scores = qg.matmul(kt) * scale;
     if let Some(cap) = softcap {
         scores = (scores / cap).tanh() * cap;
     }
-    let scores = scores.reshape([b, h, s, t]) + bias.clone();
+    let scores = scores.reshape([b, heads, s, t]) + bias.clone();
     let probs = if is_cpu::<B>() {
         on_host(scores, |x| cpu_kernels::softmax_rows(x, t))
     } else {
         softmax(scores, 3)
     };
     let kept = want_probs.then(|| probs.clone());
-    let out = probs.reshape([b, kvh, g * s, t]).matmul(v).reshape([b, h, s, d]);
-    (out, kept)
+    let out = probs.reshape([b, kvh, g, s, t]).matmul(vg).reshape([b, heads, s, d]);
+    (merge_heads(out), kept)
 }
 
 /// Keys and values of earlier positions, per layer, for incremental decoding.
 #[derive(Clone, Debug)]
 pub struct KvCache<B: Backend> {
-    layers: Vec<Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
+    /// Keys and values `[b, t, kv_heads * d_head]`, per layer.
+    layers: Vec<Option<(Tensor<B, 3>, Tensor<B, 3>)>>,
 }
 
 impl<B: Backend> KvCache<B> {
@@ -396,7 +410,7 @@ impl<B: Backend> KvCache<B> {
         self.layers
             .first()
             .and_then(|l| l.as_ref())
-            .map(|(k, _)| k.dims()[2])
+            .map(|(k, _)| k.dims()[1])
             .unwrap_or(0)
     }
 
@@ -406,9 +420,9 @@ impl<B: Backend> KvCache<B> {
     }
 
     /// Appends this call's keys and values for `layer` and returns all of them.
-    pub fn append(&mut self, layer: usize, k: Tensor<B, 4>, v: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    pub fn append(&mut self, layer: usize, k: Tensor<B, 3>, v: Tensor<B, 3>) -> (Tensor<B, 3>, Tensor<B, 3>) {
         let (k, v) = match self.layers[layer].take() {
-            Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
+            Some((pk, pv)) => (Tensor::cat(vec![pk, k], 1), Tensor::cat(vec![pv, v], 1)),
             None => (k, v),
         };
         self.layers[layer] = Some((k.clone(), v.clone()));
@@ -416,16 +430,24 @@ impl<B: Backend> KvCache<B> {
     }
 }
 
-/// Splits `[b, s, heads*d]` into `[b, heads, s, d]`.
-pub fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
-    let [b, s, w] = x.dims();
-    x.reshape([b, s, heads, w / heads]).swap_dims(1, 2)
-}
-
 /// Joins `[b, heads, s, d]` into `[b, s, heads*d]`.
 pub fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
     let [b, h, s, d] = x.dims();
-    x.swap_dims(1, 2).reshape([b, s, h * d])
+    if !is_cpu::<B>() {
+        return x.swap_dims(1, 2).reshape([b, s, h * d]);
+    }
+    // burn-flex copies a strided view element by element; whole head rows copy as slices.
+    let device = x.device();
+    let src = x.into_data().convert::<f32>();
+    let src = src.as_slice::<f32>().expect("converted to f32");
+    let mut dst = vec![0f32; src.len()];
+    for (i, row) in src.chunks_exact(d).enumerate() {
+        let (bh, si) = (i / s, i % s);
+        let (bi, hi) = (bh / h, bh % h);
+        let to = ((bi * s + si) * h + hi) * d;
+        dst[to..to + d].copy_from_slice(row);
+    }
+    Tensor::from_data(TensorData::new(dst, [b, s, h * d]), &device)
 }
 
 /// Token embedding lookup `[b, s] -> [b, s, d]`.
@@ -551,15 +573,13 @@ impl<B: Backend> SelfAttention<B> {
             q = qn.forward(q.reshape([b, s, h, wq / h])).reshape([b, s, wq]);
             k = kn.forward(k.reshape([b, s, kvh, wk / kvh])).reshape([b, s, wk]);
         }
-        let q = split_heads(Rope::apply(q, h, &rope.q), h);
-        let k = split_heads(Rope::apply(k, kvh, &rope.k), kvh);
-        let v = split_heads(v, kvh);
+        let q = Rope::apply(q, h, &rope.q);
+        let k = Rope::apply(k, kvh, &rope.k);
         let (k, v) = match cache {
             Some((c, layer)) => c.append(layer, k, v),
             None => (k, v),
         };
-        let (z, probs) = attention(q, k, v, bias, self.scale, self.softcap, want_probs);
-        (merge_heads(z), probs)
+        attention(q, k, v, (h, kvh), bias, self.scale, self.softcap, want_probs)
     }
 }
 
