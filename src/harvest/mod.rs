@@ -5,7 +5,8 @@
 //! by length and packed into batches up to a token budget, so padding stays small; every
 //! requested hook is captured in the same forward pass, which stops after the deepest
 //! requested block. Each shard is written atomically, then `rows.jsonl` is appended and the
-//! manifest updated; a run killed at any moment resumes from the last recorded shard.
+//! manifest updated, on a writer thread while the next shard is computed; a run killed at any
+//! moment resumes from the last recorded shard.
 
 pub mod store;
 
@@ -374,20 +375,8 @@ struct PendingShard {
     chunk: Vec<Prepared>,
     /// Data index of the first row.
     first_row: usize,
-    rows: usize,
     /// Per hook, per row, the kept vectors (flattened).
     per_row: Vec<Vec<Vec<f32>>>,
-}
-
-impl PendingShard {
-    fn new(chunk: Vec<Prepared>, first_row: usize, per_row: Vec<Vec<Vec<f32>>>) -> Self {
-        PendingShard {
-            rows: chunk.len(),
-            chunk,
-            first_row,
-            per_row,
-        }
-    }
 }
 
 /// Writes shards into a store and records each one in `rows.jsonl` and the manifest.
@@ -409,9 +398,9 @@ impl ShardWriter<'_> {
         let PendingShard {
             chunk,
             first_row,
-            rows,
             mut per_row,
         } = shard;
+        let rows = chunk.len();
         let manifest = &mut self.manifest;
         let index = manifest.shards.len();
         let vectors: usize = chunk.iter().map(|p| if p.mean { 1 } else { p.keep.len() }).sum();
@@ -627,9 +616,14 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
                     let secs = started.elapsed().as_secs_f64().max(1e-9);
                     bar.set_message(format!("{:.0} tok/s", run_tokens as f64 / secs));
                 }
-                let shard = PendingShard::new(chunk, next_row, per_row);
-                next_row += shard.rows;
-                run_rows += shard.rows;
+                let rows = chunk.len();
+                let shard = PendingShard {
+                    chunk,
+                    first_row: next_row,
+                    per_row,
+                };
+                next_row += rows;
+                run_rows += rows;
                 if to_writer.send(shard).is_err() {
                     // The writer stopped on an error, which its join reports.
                     return Ok(());
