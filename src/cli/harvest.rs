@@ -28,7 +28,7 @@ pub(super) struct HarvestArgs {
     #[arg(long)]
     out: PathBuf,
     /// Largest padded batch, in tokens.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = HarvestOptions::default().batch_tokens)]
     batch_tokens: usize,
     /// Element type on disk.
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
