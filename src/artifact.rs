@@ -100,7 +100,8 @@ pub enum Dtype {
 }
 
 impl Dtype {
-    fn descr(self) -> &'static str {
+    /// The `.npy` type string.
+    pub(crate) fn descr(self) -> &'static str {
         match self {
             Dtype::F32 => "<f4",
             Dtype::F16 => "<f2",
@@ -114,10 +115,22 @@ impl Dtype {
             Dtype::F16 => 2,
         }
     }
+
+    /// Replaces `out` with `values` as little-endian bytes of this type.
+    pub(crate) fn encode(self, values: &[f32], out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(values.len() * self.size());
+        match self {
+            Dtype::F32 => values.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Dtype::F16 => values
+                .iter()
+                .for_each(|x| out.extend_from_slice(&half::f16::from_f32(*x).to_le_bytes())),
+        }
+    }
 }
 
 /// The version-1.0 `.npy` header for a C-ordered array.
-fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+pub(crate) fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
     let dims = match shape {
         [n] => format!("({n},)"),
         _ => format!(
@@ -155,16 +168,11 @@ pub fn write_matrix_parts<'a>(
         let mut w = BufWriter::new(f);
         w.write_all(&npy_header(dtype.descr(), &[rows, cols]))
             .map_err(|e| e.to_string())?;
-        let mut written = 0usize;
+        let (mut written, mut bytes) = (0usize, Vec::new());
         for part in parts {
             written += part.len();
-            for x in part {
-                let r = match dtype {
-                    Dtype::F32 => w.write_all(&x.to_le_bytes()),
-                    Dtype::F16 => w.write_all(&half::f16::from_f32(*x).to_le_bytes()),
-                };
-                r.map_err(|e| e.to_string())?;
-            }
+            dtype.encode(part, &mut bytes);
+            w.write_all(&bytes).map_err(|e| e.to_string())?;
         }
         if written != rows * cols {
             return Err(format!("{written} values for a [{rows}, {cols}] matrix"));

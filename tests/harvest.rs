@@ -132,7 +132,7 @@ fn a_killed_harvest_resumes_to_the_uninterrupted_store() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill it once a few shards are on disk, mid-run.
+    // Kill it once a window of shards is on disk, mid-run.
     let t = Instant::now();
     loop {
         let shards = ActivationStore::open(&killed)

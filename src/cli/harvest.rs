@@ -33,9 +33,13 @@ pub(super) struct HarvestArgs {
     /// Element type on disk.
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     dtype: Dtype,
-    /// Memory budget of one shard buffer, in MiB (all hooks together).
+    /// Size of one shard, in MiB (all hooks together).
     #[arg(long, default_value_t = 256.0)]
     shard_mib: f64,
+    /// Shards whose rows are sorted by length together (less padding; a killed run loses at
+    /// most one window of work).
+    #[arg(long, default_value_t = HarvestOptions::default().window_shards)]
+    window_shards: usize,
     /// Continue an interrupted harvest into the same store.
     #[arg(long)]
     resume: bool,
@@ -53,6 +57,7 @@ pub(super) fn run(a: HarvestArgs) -> Result<()> {
             batch_tokens: a.batch_tokens.max(1),
             dtype: a.dtype,
             shard_bytes: ((a.shard_mib * 1048576.0) as usize).max(1),
+            window_shards: a.window_shards.max(1),
             resume: a.resume,
             force: a.force,
             progress: true,

@@ -1,12 +1,14 @@
 //! Activation harvesting: a data set in, a sharded [`ActivationStore`] out.
 //!
-//! Rows are read in data order and buffered until one shard's worth of vectors is reached
-//! (a byte budget, so memory never grows with the data set). Inside a shard, rows are sorted
-//! by length and packed into batches up to a token budget, so padding stays small; every
-//! requested hook is captured in the same forward pass, which stops after the deepest
-//! requested block. Each shard is written atomically, then `rows.jsonl` is appended and the
-//! manifest updated, on a writer thread while the next shard is computed; a run killed at any
-//! moment resumes from the last recorded shard.
+//! Rows are read in data order and cut into shards by a byte budget. A window of several
+//! shards is computed at a time: its rows are sorted by length and packed into batches up to
+//! a token budget, so padding stays small, and every requested hook is captured in the same
+//! forward pass, which stops after the deepest requested block. Batches finish in length
+//! order, not data order, so each shard's arrays are filled in place in partial files on
+//! disk: memory holds one batch, never a shard, and does not grow with the window or the
+//! data set. Once a window is computed, each of its shards is made final (fsync, rename),
+//! then `rows.jsonl` is appended and the manifest updated, on a writer thread while the next
+//! window is computed; a run killed at any moment resumes from the last recorded window.
 
 pub mod store;
 
@@ -23,8 +25,8 @@ const MAX_PADDING: f64 = 0.15;
 /// per batch), 839 MiB at 1-2 rows per batch, at equal or better tokens/s.
 const ATTENTION_KEYS: usize = 256;
 
-use std::io::{BufRead, BufReader, Seek, Write};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
@@ -35,7 +37,7 @@ use serde_json::{Map, Value};
 
 pub use store::{ActivationStore, ChunkOrder, DataRef, Shard, StoreManifest};
 
-use crate::artifact::{write_json, write_matrix_parts, write_npy, Dtype};
+use crate::artifact::{npy_header, write_json, write_npy, Dtype};
 use crate::error::{Error, Result};
 use crate::hooks::{Hook, HookCtx, HookPoint};
 use crate::model::{Model, PaddedBatch};
@@ -151,8 +153,13 @@ pub struct HarvestOptions {
     pub batch_tokens: usize,
     /// Element type on disk.
     pub dtype: Dtype,
-    /// Memory budget of one shard buffer (all hooks together), in bytes.
+    /// Size of one shard (all hooks together), in bytes.
     pub shard_bytes: usize,
+    /// Shards whose rows are sorted by length together. A wider window pads less (rows of
+    /// nearly equal length meet) at no memory cost, since shards fill on disk; a killed run
+    /// loses at most one window of work. On the 2,000-prompt bench at `all` positions (44
+    /// rows per shard), padding is 5.5% of the tokens computed at 1 shard, 1.5% at 8.
+    pub window_shards: usize,
     /// Continue an interrupted harvest in the same store.
     pub resume: bool,
     /// Replace a non-empty store directory.
@@ -169,6 +176,7 @@ impl Default for HarvestOptions {
             batch_tokens: 512,
             dtype: Dtype::F32,
             shard_bytes: 256 << 20,
+            window_shards: 8,
             resume: false,
             force: false,
             progress: true,
@@ -238,6 +246,7 @@ impl<B: Backend> Hook<B> for HarvestHook<'_> {
                 let n = row.keep.len() as f32;
                 dst.extend(acc.iter().map(|a| a / n));
             } else {
+                dst.reserve(row.keep.len() * w);
                 for &p in &row.keep {
                     dst.extend_from_slice(&data[base(p)..base(p) + w]);
                 }
@@ -369,22 +378,127 @@ pub fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// One computed shard on its way to disk.
-struct PendingShard {
+/// One shard of a window: its rows, and its arrays, which fill in place on disk as the
+/// window's batches finish (in length order, not data order).
+struct OpenShard {
     /// The rows, in data order.
     chunk: Vec<Prepared>,
     /// Data index of the first row.
     first_row: usize,
-    /// Per hook, per row, the kept vectors (flattened).
-    per_row: Vec<Vec<Vec<f32>>>,
+    /// Index of the shard in the store.
+    index: usize,
+    /// Per row, the index of its first vector in the shard.
+    starts: Vec<usize>,
+    /// Vectors in the shard.
+    vectors: usize,
+    /// Per hook, the partial array being filled.
+    arrays: Vec<PartialNpy>,
+}
+
+/// A `[vectors, width]` `.npy` file sized up front and filled row by row, under a
+/// `.partial` name until [`PartialNpy::finish`] makes it final.
+struct PartialNpy {
+    file: std::fs::File,
+    partial: PathBuf,
+    path: PathBuf,
+    /// Bytes before the data.
+    header: u64,
+    /// Bytes per vector.
+    row_bytes: u64,
+}
+
+/// Suffix of shard arrays still being filled; stale ones (from a killed run) are removed
+/// when a harvest starts.
+const PARTIAL: &str = "partial";
+
+impl PartialNpy {
+    fn create(path: PathBuf, vectors: usize, width: usize, dtype: Dtype) -> Result<Self> {
+        let partial = path.with_extension(format!("npy.{PARTIAL}"));
+        let header = npy_header(dtype.descr(), &[vectors, width]);
+        let row_bytes = (width * dtype.size()) as u64;
+        let mut file = std::fs::File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+        file.write_all(&header)
+            .and_then(|_| file.set_len(header.len() as u64 + vectors as u64 * row_bytes))
+            .map_err(|e| Error::io(&partial, e))?;
+        Ok(PartialNpy {
+            file,
+            partial,
+            path,
+            header: header.len() as u64,
+            row_bytes,
+        })
+    }
+
+    /// Writes encoded vectors starting at vector `at`.
+    fn write_at(&self, at: usize, bytes: &[u8]) -> Result<()> {
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(self.header + at as u64 * self.row_bytes))
+            .and_then(|_| f.write_all(bytes))
+            .map_err(|e| Error::io(&self.partial, e))
+    }
+
+    /// Flushes the array to disk and gives it its final name.
+    fn finish(self) -> Result<()> {
+        self.file.sync_all().map_err(|e| Error::io(&self.partial, e))?;
+        std::fs::rename(&self.partial, &self.path).map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+impl OpenShard {
+    /// Creates the shard's partial arrays, one per hook.
+    fn create(
+        out: &Path,
+        opts: &HarvestOptions,
+        widths: &[usize],
+        index: usize,
+        first_row: usize,
+        chunk: Vec<Prepared>,
+    ) -> Result<Self> {
+        let mut starts = Vec::with_capacity(chunk.len());
+        let mut vectors = 0;
+        for p in &chunk {
+            starts.push(vectors);
+            vectors += if p.mean { 1 } else { p.keep.len() };
+        }
+        let arrays = opts
+            .hooks
+            .iter()
+            .zip(widths)
+            .map(|(point, &width)| {
+                let dir = out.join(store::hook_dir(&point.to_string()));
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                PartialNpy::create(dir.join(format!("shard-{index:05}.npy")), vectors, width, opts.dtype)
+            })
+            .collect::<Result<_>>()?;
+        Ok(OpenShard {
+            chunk,
+            first_row,
+            index,
+            starts,
+            vectors,
+            arrays,
+        })
+    }
+}
+
+/// Removes partial shard arrays a killed run left in the store's hook folders.
+fn remove_partials(out: &Path, hooks: &[HookPoint]) -> Result<()> {
+    for point in hooks {
+        let dir = out.join(store::hook_dir(&point.to_string()));
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let p = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if p.extension().is_some_and(|e| e == PARTIAL) {
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes shards into a store and records each one in `rows.jsonl` and the manifest.
 struct ShardWriter<'a> {
     out: &'a Path,
-    opts: &'a HarvestOptions,
-    /// Vector width of each hook.
-    widths: Vec<usize>,
     manifest: StoreManifest,
     manifest_path: &'a Path,
     rows_file: std::fs::File,
@@ -392,65 +506,59 @@ struct ShardWriter<'a> {
 }
 
 impl ShardWriter<'_> {
-    /// Writes the shard's arrays atomically, then appends its rows, then records it in the
-    /// manifest: a run killed in between resumes from the previous shard.
-    fn commit(&mut self, shard: PendingShard) -> Result<()> {
-        let PendingShard {
-            chunk,
-            first_row,
-            mut per_row,
-        } = shard;
-        let rows = chunk.len();
-        let manifest = &mut self.manifest;
-        let index = manifest.shards.len();
-        let vectors: usize = chunk.iter().map(|p| if p.mean { 1 } else { p.keep.len() }).sum();
-        for (h, point) in self.opts.hooks.iter().enumerate() {
-            let dir = self.out.join(store::hook_dir(&point.to_string()));
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            // Straight from the per-row buffers: a concatenated copy would double the shard's
-            // share of peak memory.
-            write_matrix_parts(
-                &dir.join(format!("shard-{index:05}.npy")),
-                per_row[h].iter().map(Vec::as_slice),
+    /// Makes a window's arrays final and appends its rows, then records all its shards in
+    /// the manifest at once. A run killed in between resumes from the previous window, so a
+    /// resumed harvest batches rows exactly as an uninterrupted one and stores the same bits.
+    fn commit(&mut self, window: Vec<OpenShard>) -> Result<()> {
+        for shard in window {
+            let OpenShard {
+                chunk,
+                first_row,
+                index,
                 vectors,
-                self.widths[h],
-                self.opts.dtype,
-            )?;
-            per_row[h] = Vec::new();
-        }
-        if manifest.multi_token {
-            let dir = self.out.join("token_index");
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            let mut idx = Vec::with_capacity(vectors * 2);
-            for (k, p) in chunk.iter().enumerate() {
-                for &pos in &p.keep {
-                    idx.extend([(first_row + k) as i64, pos as i64]);
-                }
+                arrays,
+                ..
+            } = shard;
+            let manifest = &mut self.manifest;
+            assert_eq!(index, manifest.shards.len(), "shards are committed in order");
+            for array in arrays {
+                array.finish()?;
             }
-            let a = ndarray::Array2::from_shape_vec((vectors, 2), idx).expect("two columns");
-            write_npy(&dir.join(format!("shard-{index:05}.npy")), &a)?;
+            if manifest.multi_token {
+                let dir = self.out.join("token_index");
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                let mut idx = Vec::with_capacity(vectors * 2);
+                for (k, p) in chunk.iter().enumerate() {
+                    for &pos in &p.keep {
+                        idx.extend([(first_row + k) as i64, pos as i64]);
+                    }
+                }
+                let a = ndarray::Array2::from_shape_vec((vectors, 2), idx).expect("two columns");
+                write_npy(&dir.join(format!("shard-{index:05}.npy")), &a)?;
+            }
+            let mut text = String::new();
+            for p in &chunk {
+                text.push_str(&serde_json::to_string(&p.fields).expect("JSON map"));
+                text.push('\n');
+            }
+            let rows_path = self.rows_path;
+            self.rows_file
+                .write_all(text.as_bytes())
+                .map_err(|e| Error::io(rows_path, e))?;
+            self.rows_file.sync_data().map_err(|e| Error::io(rows_path, e))?;
+            let rows_jsonl_bytes = self.rows_file.metadata().map_err(|e| Error::io(rows_path, e))?.len();
+            let rows = chunk.len();
+            manifest.shards.push(Shard {
+                index,
+                rows: [first_row, first_row + rows],
+                vectors,
+                rows_jsonl_bytes,
+            });
+            manifest.rows = first_row + rows;
+            manifest.vectors += vectors;
+            manifest.tokens += chunk.iter().map(|p| p.ids.len() as u64).sum::<u64>();
         }
-        let mut text = String::new();
-        for p in &chunk {
-            text.push_str(&serde_json::to_string(&p.fields).expect("JSON map"));
-            text.push('\n');
-        }
-        let rows_path = self.rows_path;
-        self.rows_file
-            .write_all(text.as_bytes())
-            .map_err(|e| Error::io(rows_path, e))?;
-        self.rows_file.sync_data().map_err(|e| Error::io(rows_path, e))?;
-        let rows_jsonl_bytes = self.rows_file.metadata().map_err(|e| Error::io(rows_path, e))?.len();
-        manifest.shards.push(Shard {
-            index,
-            rows: [first_row, first_row + rows],
-            vectors,
-            rows_jsonl_bytes,
-        });
-        manifest.rows = first_row + rows;
-        manifest.vectors += vectors;
-        manifest.tokens += chunk.iter().map(|p| p.ids.len() as u64).sum::<u64>();
-        write_json(self.manifest_path, manifest)
+        write_json(self.manifest_path, &self.manifest)
     }
 }
 
@@ -543,58 +651,73 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
     for _ in 0..manifest.rows {
         lines.next();
     }
-    let mut next_row = manifest.rows;
+    let (mut next_row, mut next_shard) = (manifest.rows, manifest.shards.len());
+    remove_partials(out, &opts.hooks)?;
+    let widths: Vec<usize> = opts.hooks.iter().map(|p| model.config.hook_width(*p)).collect();
     let mut writer = ShardWriter {
         out,
-        opts,
-        widths: opts.hooks.iter().map(|p| model.config.hook_width(*p)).collect(),
         manifest,
         manifest_path: &manifest_path,
         rows_file,
         rows_path: &rows_path,
     };
-    // Each shard is written on a thread of its own while the next one is computed, so its
-    // disk time (the fsyncs of 30 files) overlaps the forward passes. The channel holds no
-    // shard: the loop waits until the writer is free, so at most two shards are in memory
-    // and shards, rows.jsonl and the manifest still advance strictly in order.
-    let (to_writer, shards) = std::sync::mpsc::sync_channel::<PendingShard>(0);
+    // Each window is committed on a thread of its own while the next one is computed, so its
+    // disk time (the fsyncs of 30 files per shard) overlaps the forward passes. The channel holds nothing: the loop waits until the writer is free, and shards,
+    // rows.jsonl and the manifest advance strictly in order.
+    let (to_writer, windows) = std::sync::mpsc::sync_channel::<Vec<OpenShard>>(0);
     let (written, computed) = std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> Result<ShardWriter> {
-            for shard in shards {
-                writer.commit(shard)?;
+            for window in windows {
+                writer.commit(window)?;
             }
             Ok(writer)
         });
         let computed = (|| -> Result<()> {
+            let mut bytes = Vec::new();
             loop {
-                // Fill one shard buffer.
-                let mut chunk: Vec<Prepared> = Vec::new();
-                let mut bytes = 0usize;
-                for (i, line) in lines.by_ref() {
-                    let line = line.map_err(|e| Error::io(data, e))?;
-                    let what = || format!("{}:{}", data.display(), i + 1);
-                    let v: Value = serde_json::from_str(&line)
-                        .map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
-                    let row = PromptRow::parse(v, i + 1, &what)?;
-                    let p = model.prepare(row, &opts.positions)?;
-                    let vectors = if p.mean { 1 } else { p.keep.len() };
-                    bytes += vectors * width_sum * 4 + p.ids.len() * 4;
-                    chunk.push(p);
-                    if bytes >= opts.shard_bytes {
+                // Read one window of shards, each cut at the byte budget.
+                let mut window: Vec<OpenShard> = Vec::new();
+                while window.len() < opts.window_shards.max(1) {
+                    let mut chunk: Vec<Prepared> = Vec::new();
+                    let mut size = 0usize;
+                    for (i, line) in lines.by_ref() {
+                        let line = line.map_err(|e| Error::io(data, e))?;
+                        let what = || format!("{}:{}", data.display(), i + 1);
+                        let v: Value = serde_json::from_str(&line)
+                            .map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
+                        let row = PromptRow::parse(v, i + 1, &what)?;
+                        let p = model.prepare(row, &opts.positions)?;
+                        let vectors = if p.mean { 1 } else { p.keep.len() };
+                        size += vectors * width_sum * opts.dtype.size();
+                        chunk.push(p);
+                        if size >= opts.shard_bytes {
+                            break;
+                        }
+                    }
+                    if chunk.is_empty() {
                         break;
                     }
+                    let rows = chunk.len();
+                    window.push(OpenShard::create(out, opts, &widths, next_shard, next_row, chunk)?);
+                    next_shard += 1;
+                    next_row += rows;
+                    run_rows += rows;
                 }
-                if chunk.is_empty() {
+                if window.is_empty() {
                     return Ok(());
                 }
-                // Length-bucketed batches: sort by length, pack within the budgets.
-                let mut order: Vec<usize> = (0..chunk.len()).collect();
-                order.sort_by_key(|&i| chunk[i].ids.len());
-                let mut per_row: Vec<Vec<Vec<f32>>> = vec![vec![Vec::new(); chunk.len()]; opts.hooks.len()];
-                let lengths: Vec<usize> = order.iter().map(|&i| chunk[i].ids.len()).collect();
+                // Length-bucketed batches over the whole window: sort by length, pack within
+                // the budgets.
+                let mut order: Vec<(usize, usize)> = window
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(s, shard)| (0..shard.chunk.len()).map(move |k| (s, k)))
+                    .collect();
+                order.sort_by_key(|&(s, k)| window[s].chunk[k].ids.len());
+                let lengths: Vec<usize> = order.iter().map(|&(s, k)| window[s].chunk[k].ids.len()).collect();
                 for span in length_batches(&lengths, opts.batch_tokens) {
                     let members = &order[span];
-                    let rows: Vec<&Prepared> = members.iter().map(|&i| &chunk[i]).collect();
+                    let rows: Vec<&Prepared> = members.iter().map(|&(s, k)| &window[s].chunk[k]).collect();
                     let seqs: Vec<Vec<u32>> = rows.iter().map(|r| r.ids.clone()).collect();
                     let batch = PaddedBatch::new(&seqs, model.pad_id());
                     let mut hook = HarvestHook {
@@ -604,9 +727,11 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
                         stop,
                     };
                     model.forward(&batch.tokens, &batch.ctx(), None, &mut hook)?;
-                    for (h, outs) in hook.out.into_iter().enumerate() {
-                        for (k, v) in outs.into_iter().enumerate() {
-                            per_row[h][members[k]] = v;
+                    for (h, outs) in hook.out.iter().enumerate() {
+                        for (&(s, k), v) in members.iter().zip(outs) {
+                            let shard = &window[s];
+                            opts.dtype.encode(v, &mut bytes);
+                            shard.arrays[h].write_at(shard.starts[k], &bytes)?;
                         }
                     }
                     let real: usize = seqs.iter().map(Vec::len).sum();
@@ -616,15 +741,7 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
                     let secs = started.elapsed().as_secs_f64().max(1e-9);
                     bar.set_message(format!("{:.0} tok/s", run_tokens as f64 / secs));
                 }
-                let rows = chunk.len();
-                let shard = PendingShard {
-                    chunk,
-                    first_row: next_row,
-                    per_row,
-                };
-                next_row += rows;
-                run_rows += rows;
-                if to_writer.send(shard).is_err() {
+                if to_writer.send(window).is_err() {
                     // The writer stopped on an error, which its join reports.
                     return Ok(());
                 }
