@@ -161,11 +161,24 @@ fn dequant_f16(bytes: &[u8], out: &mut [f32]) {
         });
 }
 
+/// The f16 at `b[i..i + 2]` as f32 (exact), in plain integer arithmetic: `half`'s
+/// conversion is a call behind a run-time CPU check, which the block kernels (see
+/// `matvec.rs`) pay once per block if it is not inlined.
 #[inline(always)]
-fn f16_at(b: &[u8], i: usize) -> f32 {
-    f16::from_bits(u16::from_le_bytes([b[i], b[i + 1]])).to_f32()
+pub(super) fn f16_at(b: &[u8], i: usize) -> f32 {
+    let h = u16::from_le_bytes([b[i], b[i + 1]]);
+    let sign = ((h & 0x8000) as u32) << 16;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let man = (h & 0x3ff) as u32;
+    match exp {
+        // Zero and subnormals: man * 2^-24, exact in f32.
+        0 => f32::from_bits((man as f32 * (1.0 / 16_777_216.0)).to_bits() | sign),
+        31 => f32::from_bits(sign | 0x7f80_0000 | (man << 13)),
+        _ => f32::from_bits(sign | ((exp + 112) << 23) | (man << 13)),
+    }
 }
 
+#[inline(always)]
 fn q4_0(b: &[u8; 18], y: &mut [f32; 32]) {
     let d = f16_at(b, 0);
     let qs = &b[2..18];
@@ -177,6 +190,7 @@ fn q4_0(b: &[u8; 18], y: &mut [f32; 32]) {
     }
 }
 
+#[inline(always)]
 fn q4_1(b: &[u8; 20], y: &mut [f32; 32]) {
     let d = f16_at(b, 0);
     let m = f16_at(b, 2);
@@ -189,7 +203,8 @@ fn q4_1(b: &[u8; 20], y: &mut [f32; 32]) {
     }
 }
 
-fn q5_0(b: &[u8; 22], y: &mut [f32; 32]) {
+#[inline(always)]
+pub(super) fn q5_0(b: &[u8; 22], y: &mut [f32; 32]) {
     let d = f16_at(b, 0);
     let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
     let qs = &b[6..22];
@@ -203,7 +218,8 @@ fn q5_0(b: &[u8; 22], y: &mut [f32; 32]) {
     }
 }
 
-fn q5_1(b: &[u8; 24], y: &mut [f32; 32]) {
+#[inline(always)]
+pub(super) fn q5_1(b: &[u8; 24], y: &mut [f32; 32]) {
     let d = f16_at(b, 0);
     let m = f16_at(b, 2);
     let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
@@ -218,6 +234,7 @@ fn q5_1(b: &[u8; 24], y: &mut [f32; 32]) {
     }
 }
 
+#[inline(always)]
 fn q8_0(b: &[u8; 34], y: &mut [f32; 32]) {
     let d = f16_at(b, 0);
     for (yj, &q) in y.iter_mut().zip(&b[2..34]) {
@@ -239,7 +256,8 @@ fn scale_min_k4(j: usize, s: &[u8]) -> (u8, u8) {
     }
 }
 
-fn q2_k(b: &[u8; 84], y: &mut [f32; 256]) {
+#[inline(always)]
+pub(super) fn q2_k(b: &[u8; 84], y: &mut [f32; 256]) {
     let scales = &b[0..16];
     let qs_all = &b[16..80];
     let d = f16_at(b, 80);
@@ -264,7 +282,8 @@ fn q2_k(b: &[u8; 84], y: &mut [f32; 256]) {
     }
 }
 
-fn q3_k(b: &[u8; 110], y: &mut [f32; 256]) {
+#[inline(always)]
+pub(super) fn q3_k(b: &[u8; 110], y: &mut [f32; 256]) {
     let hmask = &b[0..32];
     let qs_all = &b[32..96];
     let sc_raw = &b[96..108];
@@ -301,7 +320,8 @@ fn q3_k(b: &[u8; 110], y: &mut [f32; 256]) {
     }
 }
 
-fn q4_k(b: &[u8; 144], y: &mut [f32; 256]) {
+#[inline(always)]
+pub(super) fn q4_k(b: &[u8; 144], y: &mut [f32; 256]) {
     let d = f16_at(b, 0);
     let dmin = f16_at(b, 2);
     let scales = &b[4..16];
@@ -322,7 +342,8 @@ fn q4_k(b: &[u8; 144], y: &mut [f32; 256]) {
     }
 }
 
-fn q5_k(b: &[u8; 176], y: &mut [f32; 256]) {
+#[inline(always)]
+pub(super) fn q5_k(b: &[u8; 176], y: &mut [f32; 256]) {
     let d = f16_at(b, 0);
     let dmin = f16_at(b, 2);
     let scales = &b[4..16];
@@ -348,7 +369,8 @@ fn q5_k(b: &[u8; 176], y: &mut [f32; 256]) {
     }
 }
 
-fn q6_k(b: &[u8; 210], y: &mut [f32; 256]) {
+#[inline(always)]
+pub(super) fn q6_k(b: &[u8; 210], y: &mut [f32; 256]) {
     let d = f16_at(b, 208);
     for n in 0..2 {
         let ql = &b[64 * n..64 * n + 64];
@@ -372,6 +394,17 @@ fn q6_k(b: &[u8; 210], y: &mut [f32; 256]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn f16_conversion_is_exact_for_every_bit_pattern() {
+        for h in 0..=u16::MAX {
+            let (got, want) = (f16_at(&h.to_le_bytes(), 0), f16::from_bits(h).to_f32());
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{h:#06x}"
+            );
+        }
+    }
 
     #[test]
     fn rejects_bad_lengths() {

@@ -7,6 +7,7 @@
 //! the memory map until [`GgufFile::dequantize`] is called.
 
 pub mod dequant;
+pub mod matvec;
 mod reader;
 mod types;
 
@@ -164,10 +165,43 @@ impl TensorInfo {
 }
 
 /// The bytes behind a [`GgufFile`]: a read-only map of a file, or an owned
-/// buffer (tests, fuzzing, files fetched over a network).
+/// buffer (tests, fuzzing, files fetched over a network). Shared, so a tensor's
+/// bytes can outlive the parsed file ([`SharedBytes`]).
+#[derive(Clone)]
 enum Backing {
-    Mmap(memmap2::Mmap),
+    Mmap(Arc<memmap2::Mmap>),
     Bytes(Arc<[u8]>),
+}
+
+/// One tensor's raw data, kept alive (and, for a mapped file, left in the page
+/// cache rather than copied) after its [`GgufFile`] is dropped.
+#[derive(Clone)]
+pub struct SharedBytes {
+    backing: Backing,
+    range: std::ops::Range<usize>,
+}
+
+impl SharedBytes {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.backing.bytes()[self.range.clone()]
+    }
+}
+
+impl From<Vec<u8>> for SharedBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        let n = bytes.len();
+        SharedBytes {
+            backing: Backing::Bytes(bytes.into()),
+            range: 0..n,
+        }
+    }
+}
+
+impl fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedBytes({} bytes)", self.range.len())
+    }
 }
 
 impl Backing {
@@ -226,7 +260,7 @@ impl GgufFile {
             // changed bytes; that is the accepted contract of mapping model
             // files, which are not modified while in use.
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-            Backing::Mmap(map)
+            Backing::Mmap(Arc::new(map))
         };
         Self::parse(label, backing)
     }
@@ -494,6 +528,17 @@ impl GgufFile {
             file: self.label.clone(),
             name: info.name.clone(),
             reason: "data range lies outside this file".into(),
+        })
+    }
+
+    /// Like [`tensor_bytes`](Self::tensor_bytes), as a handle that keeps the
+    /// data alive after this file is dropped.
+    pub fn tensor_shared(&self, info: &TensorInfo) -> Result<SharedBytes, GgufError> {
+        let bytes = self.tensor_bytes(info)?;
+        let start = bytes.as_ptr() as usize - self.backing.bytes().as_ptr() as usize;
+        Ok(SharedBytes {
+            backing: self.backing.clone(),
+            range: start..start + bytes.len(),
         })
     }
 

@@ -9,6 +9,7 @@ use std::ops::Range;
 use super::cpu_kernels;
 use super::weights::{HostTensor, WeightSource};
 use crate::error::{Error, Result};
+use crate::gguf::matvec::QuantMatrix;
 use crate::hooks::HookCtx;
 
 /// Scores of masked-out keys. Finite, so a fully masked (padding) query row gives a uniform
@@ -46,7 +47,13 @@ pub struct Linear<B: Backend> {
     pub weight: Tensor<B, 2>,
     /// Output ranges computed in parallel for small inputs; empty when not splitting.
     split: Vec<Range<usize>>,
+    /// The weight in its GGUF blocks (CPU only), for products with a few rows: decoding reads
+    /// 5 bits a weight instead of 32.
+    blocks: Option<std::sync::Arc<QuantMatrix>>,
 }
+
+/// Inputs of at most this many rows use a [`Linear`]'s quantized blocks (when it has them).
+const BLOCK_ROWS: usize = 8;
 
 /// Below this many multiply-adds a matmul is split across threads (burn-flex hands
 /// matmuls under 192^3 to a single thread).
@@ -62,7 +69,17 @@ impl<B: Backend> Linear<B> {
                 t.shape
             )));
         }
-        Ok(Self::from_out_in(t.data, d_out, d_in, device))
+        Ok(Self::from_out_in(t.data, d_out, d_in, device).with_blocks(w.quantized(name)))
+    }
+
+    /// Keeps `blocks`, the same weight in its GGUF blocks, for products with a few rows on
+    /// the CPU backend (ignored elsewhere, or when its shape differs).
+    pub fn with_blocks(mut self, blocks: Option<QuantMatrix>) -> Self {
+        let dims = self.weight.dims();
+        self.blocks = blocks
+            .filter(|q| is_cpu::<B>() && q.shape() == dims)
+            .map(std::sync::Arc::new);
+        self
     }
 
     /// Builds the map from a row-major `[out, in]` matrix.
@@ -79,7 +96,11 @@ impl<B: Backend> Linear<B> {
         } else {
             Vec::new()
         };
-        Linear { weight, split }
+        Linear {
+            weight,
+            split,
+            blocks: None,
+        }
     }
 
     /// Output width.
@@ -90,6 +111,12 @@ impl<B: Backend> Linear<B> {
     /// Applies the map to `[rows, in]`.
     pub fn forward_2d(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let [rows, d_in] = x.dims();
+        if let Some(q) = self.blocks.as_ref().filter(|_| rows <= BLOCK_ROWS) {
+            let device = x.device();
+            let x = x.into_data().convert::<f32>();
+            let y = q.matmul_t(x.as_slice::<f32>().expect("converted to f32"), rows);
+            return Tensor::from_data(TensorData::new(y, [rows, self.d_out()]), &device);
+        }
         if self.split.is_empty() || rows * d_in * self.d_out() >= SPLIT_BELOW {
             return x.matmul(self.weight.clone().transpose());
         }

@@ -87,10 +87,10 @@ pub(crate) fn load_embeddings<B: Backend>(
                 h.shape
             )));
         }
-        layers::Linear::from_out_in(h.data, v, d, device)
+        layers::Linear::from_out_in(h.data, v, d, device).with_blocks(w.quantized("lm_head.weight"))
     } else {
         // Tied: the unembedding shares the embedding table's memory.
-        layers::Linear::new(table.clone(), device)
+        layers::Linear::new(table.clone(), device).with_blocks(w.quantized("model.embed_tokens.weight"))
     };
     Ok((table, head))
 }

@@ -17,6 +17,7 @@ use safetensors::{Dtype, SafeTensors};
 use super::config::{Arch, ModelConfig};
 use crate::error::{Error, Result};
 use crate::gguf::dequant::dequantize;
+use crate::gguf::matvec::QuantMatrix;
 use crate::gguf::{GgmlType, GgufFile};
 
 /// A dense f32 tensor in row-major order with its shape (PyTorch order: `[out, in]`).
@@ -33,6 +34,11 @@ pub trait WeightSource {
     fn load(&self, name: &str) -> Result<HostTensor>;
     /// Whether tensor `name` exists.
     fn contains(&self, name: &str) -> bool;
+    /// The `[out, in]` matrix `name` in its quantized blocks, where the source stores it so
+    /// (GGUF), for products with a few rows; `None` otherwise.
+    fn quantized(&self, _name: &str) -> Option<QuantMatrix> {
+        None
+    }
 }
 
 /// Weights read from a GGUF file, dequantized to f32 one tensor at a time.
@@ -98,12 +104,8 @@ impl WeightSource for GgufWeights<'_> {
             ));
         }
         let (mut data, shape) = self.file.dequantize(&gname)?;
-        if self.cfg.arch == Arch::Llama {
-            if name.ends_with("q_proj.weight") {
-                data = unpermute_rope_rows(&data, &shape, self.cfg.n_heads);
-            } else if name.ends_with("k_proj.weight") {
-                data = unpermute_rope_rows(&data, &shape, self.cfg.n_kv_heads);
-            }
+        if let Some(heads) = self.rope_heads(name) {
+            data = gather_rows(&data, shape[1], &rope_row_map(shape[0], heads));
         }
         Ok(HostTensor { data, shape })
     }
@@ -112,26 +114,53 @@ impl WeightSource for GgufWeights<'_> {
         self.gguf_name(name)
             .is_some_and(|g| self.file.tensor_info(&g).is_some())
     }
+
+    fn quantized(&self, name: &str) -> Option<QuantMatrix> {
+        let info = self.file.tensor_info(&self.gguf_name(name)?)?;
+        let [rows, cols] = info.shape()[..] else { return None };
+        let q = QuantMatrix::new(self.file.tensor_shared(info).ok()?, info.ggml_type, rows, cols)?;
+        Some(match self.rope_heads(name) {
+            Some(heads) => q.with_row_map(rope_row_map(rows, heads)),
+            None => q,
+        })
+    }
 }
 
-/// Undoes llama.cpp's permutation of Q/K rows (`reshape(h, 2, d/2, in).swap(1, 2)`), turning
-/// interleaved RoPE pairs back into Hugging Face's rotate-half halves.
-fn unpermute_rope_rows(w: &[f32], shape: &[usize], n_heads: usize) -> Vec<f32> {
-    let (rows, cols) = (shape[0], shape[1]);
+impl GgufWeights<'_> {
+    /// Heads of a tensor whose rows llama.cpp permuted: Llama's Q and K projections.
+    fn rope_heads(&self, name: &str) -> Option<usize> {
+        match self.cfg.arch {
+            Arch::Llama if name.ends_with("q_proj.weight") => Some(self.cfg.n_heads),
+            Arch::Llama if name.ends_with("k_proj.weight") => Some(self.cfg.n_kv_heads),
+            _ => None,
+        }
+    }
+}
+
+/// The GGUF row holding each Hugging Face row of a Q or K projection with `rows` rows over
+/// `n_heads` heads. llama.cpp permutes them (`reshape(h, 2, d/2, in).swap(1, 2)`) for its
+/// interleaved RoPE; reading them through this map gives rotate-half halves back.
+fn rope_row_map(rows: usize, n_heads: usize) -> Vec<u32> {
     let d_head = rows / n_heads;
     let half = d_head / 2;
-    let mut out = vec![0f32; w.len()];
+    let mut map = vec![0u32; rows];
     for h in 0..n_heads {
         for i in 0..half {
             for j in 0..2 {
                 // GGUF row h*d + 2*i + j holds HF row h*d + j*half + i.
-                let src = (h * d_head + 2 * i + j) * cols;
-                let dst = (h * d_head + j * half + i) * cols;
-                out[dst..dst + cols].copy_from_slice(&w[src..src + cols]);
+                map[h * d_head + j * half + i] = (h * d_head + 2 * i + j) as u32;
             }
         }
     }
-    out
+    map
+}
+
+/// Rows `map[0], map[1], ...` of a row-major matrix with `cols` columns.
+fn gather_rows(w: &[f32], cols: usize, map: &[u32]) -> Vec<f32> {
+    map.iter()
+        .flat_map(|&r| &w[r as usize * cols..(r as usize + 1) * cols])
+        .copied()
+        .collect()
 }
 
 /// Weights read from a Hugging Face checkpoint directory (`*.safetensors`, with or without
@@ -275,6 +304,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(unpermute_rope_rows(&gguf, &[heads * d, cols], heads), hf);
+        assert_eq!(gather_rows(&gguf, cols, &rope_row_map(heads * d, heads)), hf);
     }
 }
