@@ -65,6 +65,9 @@ impl QuantMatrix {
     /// `x W^T` for `x` holding `m` rows of `cols` values: `[m, rows]`, row-major.
     pub fn matmul_t(&self, x: &[f32], m: usize) -> Vec<f32> {
         assert_eq!(x.len(), m * self.cols, "x holds m rows of cols values");
+        if m == 0 {
+            return Vec::new();
+        }
         let tasks: Vec<std::ops::Range<usize>> = (0..self.rows)
             .step_by(ROWS_PER_TASK)
             .map(|a| a..(a + ROWS_PER_TASK).min(self.rows))
@@ -354,7 +357,8 @@ mod tests {
     #[test]
     fn shapes_that_do_not_fit_the_blocks_are_refused() {
         let bytes = SharedBytes::from(vec![0u8; 20 * 4]);
-        assert!(QuantMatrix::new(bytes.clone(), GgmlType::Q4_1, 2, 64).is_some());
+        let q = QuantMatrix::new(bytes.clone(), GgmlType::Q4_1, 2, 64).unwrap();
+        assert!(q.matmul_t(&[], 0).is_empty(), "an empty batch is no error");
         assert!(QuantMatrix::new(bytes.clone(), GgmlType::Q4_1, 2, 48).is_none());
         assert!(QuantMatrix::new(bytes.clone(), GgmlType::Q4_1, 3, 64).is_none());
         assert!(QuantMatrix::new(bytes, GgmlType::F32, 1, 20).is_none());
