@@ -43,7 +43,8 @@ pub fn upload<B: Backend, const D: usize>(
 /// the weight.
 #[derive(Clone, Debug)]
 pub struct Linear<B: Backend> {
-    /// `[out, in]`
+    /// `[out, in]`. To change the weight, build a new `Linear`: one loaded from GGUF also
+    /// keeps the original blocks for decoding, which an edit here would not reach.
     pub weight: Tensor<B, 2>,
     /// Output ranges computed in parallel for small inputs; empty when not splitting.
     split: Vec<Range<usize>>,
