@@ -29,3 +29,9 @@ impl DeviceKind {
         Ok(self)
     }
 }
+
+/// Whether `B` is the CPU backend itself (not wrapped, e.g. in autodiff): its tensors live in
+/// host memory, so host-side kernels on their values cost no transfer.
+pub(crate) fn is_cpu<B: burn::tensor::backend::Backend>() -> bool {
+    std::any::TypeId::of::<B>() == std::any::TypeId::of::<Cpu>()
+}

@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use super::cpu_kernels;
 use super::weights::{HostTensor, WeightSource};
+use crate::backend::is_cpu;
 use crate::error::{Error, Result};
 use crate::gguf::matvec::QuantMatrix;
 use crate::hooks::HookCtx;
@@ -181,14 +182,9 @@ pub fn by_rows<B: Backend, const D: usize>(
     }
 }
 
-/// Whether `B` is the CPU backend itself (not wrapped, e.g. in autodiff): its tensors live in
-/// host memory, which [`on_host`] may edit in place.
-fn is_cpu<B: Backend>() -> bool {
-    std::any::TypeId::of::<B>() == std::any::TypeId::of::<crate::backend::Cpu>()
-}
-
 /// Applies `f` to a float tensor's values in host memory. No copy on the CPU backend when the
-/// tensor is contiguous and unshared, as a fresh result is; callers check [`is_cpu`].
+/// tensor is contiguous and unshared, as a fresh result is; callers check
+/// [`is_cpu`].
 fn on_host<B: Backend, const D: usize>(t: Tensor<B, D>, f: impl FnOnce(&mut [f32])) -> Tensor<B, D> {
     let device = t.device();
     let mut data = t.into_data().convert::<f32>();

@@ -7,7 +7,7 @@
 //! - [`llama`], [`gemma3`]: one file per architecture, a forward pass that reads top to bottom.
 
 pub mod config;
-mod cpu_kernels;
+pub(crate) mod cpu_kernels;
 pub mod gemma3;
 pub mod layers;
 pub mod llama;

@@ -1,7 +1,8 @@
 //! Sparse autoencoders: train on an activation store, evaluate, inspect, and use as hooks.
 //!
 //! - [`autoencoder`]: the [`Sae`] weights and encode/decode (ReLU, TopK, BatchTopK, JumpReLU);
-//! - [`train`]: burn-autodiff training streamed from a store, checkpointed and resumable;
+//! - [`train`]: training streamed from a store, checkpointed and resumable (burn autodiff, and
+//!   on the CPU a hand-differentiated step through the active latents only);
 //! - [`eval`]: FVU, L0, dead latents, and CE loss recovered / KL when spliced in;
 //! - [`inspect`]: top contexts, logit lens, separation scores;
 //! - [`splice`]: an SAE as a hook (reconstruct, ablate, clamp a latent);
@@ -27,6 +28,7 @@ pub mod corpus;
 pub mod eval;
 pub mod inspect;
 pub mod saelens;
+mod sparse_step;
 pub mod splice;
 pub mod train;
 

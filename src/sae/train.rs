@@ -1,7 +1,8 @@
-//! Training sparse autoencoders on an activation store, with burn autodiff.
+//! Training sparse autoencoders on an activation store.
 //!
 //! The loop streams shuffled batches from the store (never the whole store in memory),
-//! differentiates `‖x̂ - x‖² + sparsity (+ AuxK)` with burn's autodiff, and applies Adam
+//! differentiates `‖x̂ - x‖² + sparsity (+ AuxK)` (with burn's autodiff, or on the CPU by the
+//! hand-derived step through the active latents of [`super::sparse_step`]), and applies Adam
 //! itself so that every piece of state (weights, moments, dead-latent counters, the BatchTopK
 //! threshold) lives in one checkpoint file. A run killed at any moment resumes from its last
 //! checkpoint and, given the seed, ends with the same weights as an uninterrupted run.
@@ -18,7 +19,7 @@ use std::time::Instant;
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
@@ -27,9 +28,12 @@ use serde_json::json;
 
 use super::autoencoder::{keep_top_k, Arch, Sae};
 use super::saelens::{self, read_safetensors_with_metadata, write_safetensors, SaeOrigin};
+use super::sparse_step::{self, Batch, Pairs, Weights};
+use crate::backend::is_cpu;
 use crate::generate::SplitMix64;
 use crate::harvest::store::{ActivationStore, ChunkOrder};
 use crate::hooks::HookPoint;
+use crate::model::cpu_kernels::{axpy, dot};
 use crate::{Error, Result};
 
 /// How the decoder bias starts.
@@ -158,7 +162,7 @@ impl Paths {
 // Parameter order in `State::params`; biases and thresholds are stored as `[1, n]` rows so
 // every parameter is a 2-D tensor with one Adam code path. The encoder is stored transposed,
 // `[d_sae, d_in]` like the decoder, so a latent's encoder weights are one contiguous row (the
-// sparse TopK path gathers and scatters rows).
+// sparse step reads and writes latents' rows).
 const W_ENC: usize = 0;
 const B_ENC: usize = 1;
 const W_DEC: usize = 2;
@@ -166,11 +170,15 @@ const B_DEC: usize = 3;
 const LOG_THRESHOLD: usize = 4;
 const N_PARAMS: usize = 5;
 
-/// ReLU and JumpReLU train through gathered pairs (see [`Trainer::forward`]) once at most this
-/// many latents per row are active. Measured at d_in 576, 9,216 latents, batch 1,024 on 2
-/// cores: a gathered step costs about 0.32 s + 6 ms per pair per row, a dense one 1.07 s, so
-/// the break-even is near 125.
-const SPARSE_PAIRS_PER_ROW: usize = 100;
+/// Adam's β₁, β₂ and ε.
+const ADAM_BETAS: (f64, f64) = (0.9, 0.999);
+const ADAM_EPS: f64 = 1e-8;
+
+/// On the CPU, ReLU and JumpReLU take the sparse step (see [`Trainer::gradients`]) once at
+/// most this many latents per row are active. Measured at d_in 576, 9,216 latents, batch
+/// 1,024 on 2 cores (TopK at k = 32 and 1,024): a sparse step costs about 0.21 s + 0.32 ms per
+/// pair per row, a dense one 0.74 s, so the break-even is near 1,600.
+const SPARSE_PAIRS_PER_ROW: usize = 1000;
 
 /// Everything a resumed run needs besides the options.
 struct State<I: Backend> {
@@ -580,8 +588,7 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
         let rows = chunk.nrows();
         let c = &self.state.counters;
         let scale = c.scale;
-        let x_host: Vec<f32> = chunk.iter().map(|v| v * scale).collect();
-        let x = Tensor::<B, 2>::from_data(TensorData::new(x_host, [rows, self.d_in]), &self.device);
+        let x: Vec<f32> = chunk.iter().map(|v| v * scale).collect();
         let sparsity_coeff = if o.sparsity_warmup_steps > 0 {
             o.sparsity_coeff * ((c.step + 1) as f32 / o.sparsity_warmup_steps as f32).min(1.0)
         } else {
@@ -592,61 +599,31 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
             .iter()
             .map(|&s| s as u64 * o.batch as u64 >= o.dead_tokens)
             .collect();
-
-        let p = self.tracked_params();
-        let f = self.forward(&x, &p, sparsity_coeff, &dead, SPARSE_PAIRS_PER_ROW);
-        let (loss, mse, err) = f.loss(&x);
-        let Forward {
-            fired,
-            sparsity,
-            aux,
-            batch_threshold,
-            ..
-        } = f;
-        let grads = loss.backward();
-        let mut g: Vec<Option<Tensor<B::InnerBackend, 2>>> = p.iter().map(|t| t.grad(&grads)).collect();
+        let out = self.gradients(&x, sparsity_coeff, &dead, None);
+        let g = out.grads;
 
         // Metrics from the forward pass, before the update.
-        let l0 = fired.iter().map(|&v| v as f64).sum::<f64>() / rows as f64;
-        let x_mean = x.clone().mean_dim(0);
-        let variance = scalar(x.sub(x_mean).square().sum());
-        let sse = scalar(err.square().sum());
-        let mse_v = scalar(mse);
+        let l0 = out.fired.iter().map(|&v| v as f64).sum::<f64>() / rows as f64;
+        let variance: f64 = (0..self.d_in)
+            .map(|f| {
+                let column = x.iter().skip(f).step_by(self.d_in).map(|&v| v as f64);
+                let mean = column.clone().sum::<f64>() / rows as f64;
+                column.map(|v| (v - mean) * (v - mean)).sum::<f64>()
+            })
+            .sum();
 
-        // Keep decoder rows at unit norm (not needed for relu-l1, whose penalty is weighted
-        // by the norms): drop the gradient's radial part, step, renormalise.
-        let unit_decoder = o.arch != Arch::ReluL1;
-        if unit_decoder {
-            if let Some(gd) = g[W_DEC].take() {
-                let w = self.state.params[W_DEC].clone();
-                let radial = (gd.clone() * w.clone()).sum_dim(1);
-                g[W_DEC] = Some(gd - w * radial);
-            }
-        }
         let lr = self.lr(self.state.counters.step, total);
-        let t = (self.state.counters.step + 1) as i32;
-        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
-        let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
-        for (i, gi) in g.into_iter().enumerate() {
-            let Some(gi) = gi else { continue };
-            let m = self.state.m[i].clone().mul_scalar(b1) + gi.clone().mul_scalar(1.0 - b1);
-            let v = self.state.v[i].clone().mul_scalar(b2) + gi.square().mul_scalar(1.0 - b2);
-            let update = m.clone().div_scalar(c1) / (v.clone().div_scalar(c2).sqrt().add_scalar(eps));
-            self.state.params[i] = self.state.params[i].clone() - update.mul_scalar(lr);
-            self.state.m[i] = m;
-            self.state.v[i] = v;
-        }
-        if unit_decoder {
-            let w = self.state.params[W_DEC].clone();
-            let norms = w.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
-            self.state.params[W_DEC] = w / norms;
+        if is_cpu::<B::InnerBackend>() {
+            self.update_on_host(g, lr);
+        } else {
+            self.update(g, lr);
         }
 
         let c = &mut self.state.counters;
-        for (s, &f) in c.steps_since_fired.iter_mut().zip(&fired) {
+        for (s, &f) in c.steps_since_fired.iter_mut().zip(&out.fired) {
             *s = if f > 0.0 { 0 } else { s.saturating_add(1) };
         }
-        if let Some(thr) = batch_threshold {
+        if let Some(thr) = out.batch_threshold {
             c.batch_threshold = if c.step == 0 {
                 thr
             } else {
@@ -665,189 +642,264 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
             "step": c.step,
             "tokens": c.tokens,
             "lr": lr,
-            "mse": mse_v,
-            "fvu": sse / variance.max(1e-12),
+            "mse": out.mse,
+            "fvu": out.mse * rows as f64 / variance.max(1e-12),
             "l0": l0,
-            "sparsity_loss": sparsity.map(scalar),
-            "aux_loss": aux.map(scalar),
+            "sparsity_loss": out.sparsity,
+            "aux_loss": out.aux,
             "dead_fraction": dead_now as f64 / self.d_sae as f64,
         }))
     }
 
-    /// The reconstruction and loss terms of a batch (`x` scaled, `p` the tracked parameters).
+    /// Adam's bias corrections `1 - β^t` for the step about to be taken.
+    fn bias_corrections(&self) -> (f64, f64) {
+        let t = (self.state.counters.step + 1) as i32;
+        (1.0 - ADAM_BETAS.0.powi(t), 1.0 - ADAM_BETAS.1.powi(t))
+    }
+
+    /// One Adam step on the parameters. Decoder rows stay at unit norm (except for relu-l1,
+    /// whose penalty is weighted by the norms): the gradient's radial part is dropped before
+    /// the step and the rows renormalised after it.
+    fn update(&mut self, mut g: Vec<Option<Tensor<B::InnerBackend, 2>>>, lr: f64) {
+        let unit_decoder = self.opts.arch != Arch::ReluL1;
+        if unit_decoder {
+            if let Some(gd) = g[W_DEC].take() {
+                let w = self.state.params[W_DEC].clone();
+                let radial = (gd.clone() * w.clone()).sum_dim(1);
+                g[W_DEC] = Some(gd - w * radial);
+            }
+        }
+        let ((b1, b2), (c1, c2)) = (ADAM_BETAS, self.bias_corrections());
+        for (i, gi) in g.into_iter().enumerate() {
+            let Some(gi) = gi else { continue };
+            let m = self.state.m[i].clone().mul_scalar(b1) + gi.clone().mul_scalar(1.0 - b1);
+            let v = self.state.v[i].clone().mul_scalar(b2) + gi.square().mul_scalar(1.0 - b2);
+            let update = m.clone().div_scalar(c1) / (v.clone().div_scalar(c2).sqrt().add_scalar(ADAM_EPS));
+            self.state.params[i] = self.state.params[i].clone() - update.mul_scalar(lr);
+            self.state.m[i] = m;
+            self.state.v[i] = v;
+        }
+        if unit_decoder {
+            let w = self.state.params[W_DEC].clone();
+            let norms = w.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+            self.state.params[W_DEC] = w / norms;
+        }
+    }
+
+    /// [`Self::update`] in one pass over host memory, in place, for the CPU backend: there
+    /// burn runs each of the update's dozen element-wise ops as a pass that allocates its
+    /// output (about 120 ms a step at 9,216 × 576 on 2 cores, a third of a TopK step).
+    fn update_on_host(&mut self, g: Vec<Option<Tensor<B::InnerBackend, 2>>>, lr: f64) {
+        let unit_decoder = self.opts.arch != Arch::ReluL1;
+        let ((b1, b2), (c1, c2)) = (ADAM_BETAS, self.bias_corrections());
+        // Each constant rounded to f32 once from f64, as burn's scalar ops round them.
+        let [b1, b2, one_b1, one_b2, c1, c2, lr, eps] =
+            [b1, b2, 1.0 - b1, 1.0 - b2, c1, c2, lr, ADAM_EPS].map(|c| c as f32);
+        let s = &mut self.state;
+        let taken = std::mem::take(&mut s.params)
+            .into_iter()
+            .zip(std::mem::take(&mut s.m))
+            .zip(std::mem::take(&mut s.v))
+            .zip(g);
+        for (i, (((p, m), v), g)) in taken.enumerate() {
+            let Some(g) = g else {
+                s.params.push(p);
+                s.m.push(m);
+                s.v.push(v);
+                continue;
+            };
+            let [_, width] = p.dims();
+            let device = p.device();
+            // Moved out of `State` unshared, so on the CPU backend these are the tensors' own
+            // buffers, not copies.
+            let mut data = [p, m, v, g].map(|t| t.into_data().convert::<f32>());
+            let [p, m, v, g] = data.each_mut().map(|d| d.as_mut_slice::<f32>().expect("f32 data"));
+            let unit_rows = unit_decoder && i == W_DEC;
+            p.par_chunks_mut(width)
+                .zip(m.par_chunks_mut(width))
+                .zip(v.par_chunks_mut(width))
+                .zip(g.par_chunks_mut(width))
+                .for_each(|(((p, m), v), g)| {
+                    if unit_rows {
+                        axpy(-dot(g, p), p, g);
+                    }
+                    for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g.iter()) {
+                        *m = b1 * *m + one_b1 * g;
+                        *v = b2 * *v + one_b2 * (g * g);
+                        *p -= lr * ((*m / c1) / ((*v / c2).sqrt() + eps));
+                    }
+                    if unit_rows {
+                        let norm = dot(p, p).sqrt().max(1e-12);
+                        p.iter_mut().for_each(|w| *w /= norm);
+                    }
+                });
+            let [p, m, v, _] = data.map(|d| Tensor::from_data(d, &device));
+            s.params.push(p);
+            s.m.push(m);
+            s.v.push(v);
+        }
+    }
+
+    /// The loss terms and gradients of a scaled batch `x` (`[rows, d_in]`, row-major).
     ///
-    /// A sparse code spends most of a dense step multiplying zeros: the decoder's forward and
-    /// both weights' gradients are as large as the encoder pass. So every architecture picks,
-    /// from an untracked dense encoder pass, the (row, latent) pairs that can touch the loss or
-    /// a gradient, and differentiates only through those ([`Self::gather`]): TopK and BatchTopK
-    /// their k, ReLU the positive pre-activations, JumpReLU those above their threshold (the
-    /// active ones). JumpReLU's pairs just below threshold, inside the
-    /// straight-through window, give their thresholds a gradient but touch no weight; they are
-    /// kept on the host ([`BelowThreshold`]) rather than gathered. The pairs left out have zero
-    /// code and zero gradient, so the loss and gradients equal the dense computation's at
-    /// O(pairs × d_in) cost. ReLU and JumpReLU take the dense path while more than
-    /// `max_pairs_per_row` latents per row are active (early training, before the penalty has
-    /// made the code sparse), where one matmul is cheaper than gathering.
-    fn forward(
-        &self,
-        x: &Tensor<B, 2>,
-        p: &[Tensor<B, 2>],
-        sparsity_coeff: f32,
-        dead: &[bool],
-        max_pairs_per_row: usize,
-    ) -> Forward<B> {
+    /// One dense encoder pass gives the pre-activations, from which every architecture picks
+    /// its active (row, latent) pairs on the host: TopK and BatchTopK their k, ReLU the
+    /// positive ones, JumpReLU those above threshold. On the CPU the rest of the step runs
+    /// from those pairs alone ([`sparse_step`]); elsewhere, and for ReLU and JumpReLU while
+    /// more than [`SPARSE_PAIRS_PER_ROW`] latents per row are active (early training, before
+    /// the penalty has made the code sparse), burn's autodiff differentiates the dense step.
+    /// `path` forces one of the two (the tests compare them).
+    fn gradients(&self, x: &[f32], sparsity_coeff: f32, dead: &[bool], path: Option<StepPath>) -> StepGrads<B> {
         let o = self.opts;
-        let rows = x.dims()[0];
-        let x_centred = x.clone() - p[B_DEC].clone();
-        // ReLU and JumpReLU may fall back to the dense step, which needs the encoder pass
-        // tracked: computing it tracked from the start spares a second matmul (left unused, it
-        // adds nothing to the backward pass).
-        let pre_tracked =
-            (!o.arch.uses_k()).then(|| x_centred.clone().matmul(p[W_ENC].clone().transpose()) + p[B_ENC].clone());
-        let pre_host = match &pre_tracked {
-            Some(pre) => to_host(pre.clone().inner()),
-            None => to_host(
-                x_centred.clone().inner().matmul(p[W_ENC].clone().inner().transpose()) + p[B_ENC].clone().inner(),
-            ),
+        let rows = x.len() / self.d_in;
+        // Untracked: a graph the sparse path never runs backward through would stay in
+        // burn's autodiff state (it grew to 24 GB over 800 steps). The dense path recomputes
+        // the pass tracked.
+        let w = &self.state.params;
+        let x_inner =
+            Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(x.to_vec(), [rows, self.d_in]), &self.device);
+        let pre = to_host((x_inner - w[B_DEC].clone()).matmul(w[W_ENC].clone().transpose()) + w[B_ENC].clone());
+        let theta = (o.arch == Arch::JumpRelu).then(|| to_host(w[LOG_THRESHOLD].clone().exp()));
+        let max_pairs = match path {
+            Some(StepPath::Sparse) => usize::MAX,
+            _ => SPARSE_PAIRS_PER_ROW.saturating_mul(rows),
         };
-        let theta_host = (o.arch == Arch::JumpRelu).then(|| to_host(p[LOG_THRESHOLD].clone().inner().exp()));
         let mut batch_threshold = None;
-        let max_pairs = max_pairs_per_row.saturating_mul(rows);
         let active = match o.arch {
-            Arch::TopK => Some(top_k(&pre_host, self.d_sae, o.k, None)),
+            Arch::TopK => Some(top_k(&pre, self.d_sae, o.k, None)),
             Arch::BatchTopK => {
-                let (a, thr) = batch_top_k(&pre_host, self.d_sae, o.k * rows);
+                let (a, thr) = batch_top_k(&pre, self.d_sae, o.k * rows);
                 batch_threshold = Some(thr);
                 Some(a)
             }
-            Arch::ReluL1 => above(&pre_host, &vec![0.0; self.d_sae], max_pairs),
-            Arch::JumpRelu => above(&pre_host, theta_host.as_deref().expect("JumpReLU"), max_pairs),
+            Arch::ReluL1 => above(&pre, &vec![0.0; self.d_sae], max_pairs),
+            Arch::JumpRelu => above(&pre, theta.as_deref().expect("JumpReLU"), max_pairs),
         };
-        let Some(active) = active else {
-            return self.dense_forward(
-                pre_tracked.expect("only ReLU and JumpReLU fall back"),
-                p,
-                sparsity_coeff,
-            );
+        let n_dead = dead.iter().filter(|&&d| d).count();
+        // AuxK: the dead latents' best k_aux reconstruct what the live ones missed.
+        let aux = (o.arch.uses_k() && o.aux_k_coeff > 0.0 && n_dead > 0)
+            .then(|| top_k(&pre, self.d_sae, (self.d_in / 2).min(n_dead), Some(dead)))
+            .filter(|a| a.len() > 0);
+        let sparse = match path {
+            Some(p) => p == StepPath::Sparse,
+            None => is_cpu::<B::InnerBackend>() && active.is_some(),
         };
-        let below = theta_host.map(|theta_host| BelowThreshold {
-            pairs: below_threshold(&pre_host, &theta_host, o.bandwidth / 2.0),
-            theta: p[LOG_THRESHOLD].clone().exp(),
-            w_dec: to_host(p[W_DEC].clone().inner()),
-            bandwidth: o.bandwidth,
-            sparsity_coeff,
-        });
-        let b_dec = p[B_DEC].clone();
-        let Some(g) = self.gather(&x_centred, p, &active) else {
-            let sparsity = (!o.arch.uses_k()).then(|| Tensor::zeros([1], &self.device));
-            return Forward {
-                recon: b_dec.expand([rows, self.d_in]),
-                fired: vec![0.0; self.d_sae],
-                sparsity,
-                aux: None,
-                batch_threshold,
-                below,
-            };
+        let picked = Picked {
+            pre,
+            theta,
+            active,
+            aux,
         };
-        let n = active.cols.len();
+        let mut out = if sparse {
+            self.sparse_grads(x, &picked, sparsity_coeff)
+        } else {
+            self.dense_grads(x, &picked, sparsity_coeff)
+        };
+        out.batch_threshold = batch_threshold;
+        out
+    }
+
+    /// [`Self::gradients`] by burn autodiff through the dense code.
+    fn dense_grads(&self, x: &[f32], picked: &Picked, sparsity_coeff: f32) -> StepGrads<B> {
+        let o = self.opts;
+        let rows = x.len() / self.d_in;
+        let p = self.tracked_params();
+        let x = Tensor::<B, 2>::from_data(TensorData::new(x.to_vec(), [rows, self.d_in]), &self.device);
+        let pre = (x.clone() - p[B_DEC].clone()).matmul(p[W_ENC].clone().transpose()) + p[B_ENC].clone();
+        let mask = |pairs: &Pairs| {
+            let mut m = vec![0f32; rows * self.d_sae];
+            for (r, j) in pairs.iter() {
+                m[r * self.d_sae + j] = 1.0;
+            }
+            Tensor::<B, 2>::from_data(TensorData::new(m, [rows, self.d_sae]), &self.device)
+        };
         let (codes, sparsity) = match o.arch {
-            Arch::TopK | Arch::BatchTopK => (relu(g.pre), None),
+            Arch::TopK | Arch::BatchTopK => {
+                let active = picked.active.as_ref().expect("k-sparse codes always have their pairs");
+                (relu(pre.clone()) * mask(active), None)
+            }
             Arch::ReluL1 => {
-                let codes = relu(g.pre);
-                let norms = g.dec.clone().square().sum_dim(1).sqrt();
-                let l1 = (codes.clone() * norms).sum().div_scalar(rows as f32);
-                (codes, Some(l1.mul_scalar(sparsity_coeff)))
+                let acts = relu(pre.clone());
+                let dec_norms = p[W_DEC].clone().square().sum_dim(1).sqrt().transpose();
+                let l1 = (acts.clone() * dec_norms).sum().div_scalar(rows as f32);
+                (acts, Some(l1))
             }
             Arch::JumpRelu => {
-                let theta = p[LOG_THRESHOLD].clone().select(1, g.cols.clone()).reshape([n, 1]).exp();
-                let (codes, gate) = jump_relu(g.pre, theta, o.bandwidth);
-                let l0 = gate.sum().div_scalar(rows as f32);
-                (codes, Some(l0.mul_scalar(sparsity_coeff)))
+                let (acts, gate) = jump_relu(pre.clone(), p[LOG_THRESHOLD].clone().exp(), o.bandwidth);
+                (acts, Some(gate.sum().div_scalar(rows as f32)))
             }
         };
-        let mut fired = vec![0f32; self.d_sae];
-        for (&c, v) in active.cols.iter().zip(to_host(codes.clone())) {
-            fired[c as usize] += (v > 0.0) as u8 as f32;
+        let sparsity = sparsity.map(|s| s.mul_scalar(sparsity_coeff));
+        let recon = codes.clone().matmul(p[W_DEC].clone()) + p[B_DEC].clone();
+        let mse = (recon.clone() - x.clone()).square().sum_dim(1).mean();
+        let aux = picked.aux.as_ref().map(|a| {
+            let e_hat = (relu(pre) * mask(a)).matmul(p[W_DEC].clone());
+            let residual = x - recon.detach();
+            (e_hat - residual).square().sum_dim(1).mean().mul_scalar(o.aux_k_coeff)
+        });
+        let mut loss = mse.clone();
+        for term in [&sparsity, &aux].into_iter().flatten() {
+            loss = loss + term.clone();
         }
-        let recon = self.scatter(rows, g.rows, g.dec, codes) + b_dec;
-
-        let n_dead = dead.iter().filter(|&&d| d).count();
-        let mut aux = None;
-        if o.arch.uses_k() && o.aux_k_coeff > 0.0 && n_dead > 0 {
-            // AuxK: the dead latents' best k_aux reconstruct what the live ones missed.
-            let k_aux = (self.d_in / 2).min(n_dead);
-            let active = top_k(&pre_host, self.d_sae, k_aux, Some(dead));
-            if let Some(g) = self.gather(&x_centred, p, &active) {
-                let e_hat = self.scatter(rows, g.rows, g.dec, relu(g.pre));
-                let residual = x.clone() - recon.clone().detach();
-                aux = Some((e_hat - residual).square().sum_dim(1).mean().mul_scalar(o.aux_k_coeff));
-            }
-        }
-        Forward {
-            recon,
-            fired,
-            sparsity,
-            aux,
-            batch_threshold,
-            below,
-        }
-    }
-
-    /// [`Self::forward`] with every latent tracked (ReLU and JumpReLU while the code is dense).
-    /// `pre` is the tracked encoder pass.
-    fn dense_forward(&self, pre: Tensor<B, 2>, p: &[Tensor<B, 2>], sparsity_coeff: f32) -> Forward<B> {
-        let o = self.opts;
-        let rows = pre.dims()[0] as f32;
-        let (acts, sparsity) = if o.arch == Arch::JumpRelu {
-            let (acts, gate) = jump_relu(pre, p[LOG_THRESHOLD].clone().exp(), o.bandwidth);
-            (acts, gate.sum().div_scalar(rows))
-        } else {
-            let acts = relu(pre);
-            let dec_norms = p[W_DEC].clone().square().sum_dim(1).sqrt().transpose();
-            let l1 = (acts.clone() * dec_norms).sum().div_scalar(rows);
-            (acts, l1)
-        };
-        let fired = to_host(acts.clone().detach().greater_elem(0.0).float().sum_dim(0));
-        Forward {
-            recon: acts.matmul(p[W_DEC].clone()) + p[B_DEC].clone(),
-            fired,
-            sparsity: Some(sparsity.mul_scalar(sparsity_coeff)),
-            aux: None,
+        let grads = loss.backward();
+        StepGrads {
+            grads: p.iter().map(|t| t.grad(&grads)).collect(),
+            mse: scalar(mse.inner()),
+            sparsity: sparsity.map(|s| scalar(s.inner())),
+            aux: aux.map(|a| scalar(a.inner())),
+            fired: to_host(codes.inner().greater_elem(0.0).float().sum_dim(0)),
             batch_threshold: None,
-            below: None,
         }
     }
 
-    /// The tracked pre-activations of the `active` pairs and their decoder rows, gathered so
-    /// that only the encoder and decoder rows they touch receive gradient; `None` when there
-    /// are no pairs.
-    fn gather(&self, x_centred: &Tensor<B, 2>, p: &[Tensor<B, 2>], active: &Active) -> Option<Gathered<B>> {
-        let n = active.cols.len();
-        if n == 0 {
-            return None;
+    /// [`Self::gradients`] on the host through the picked pairs alone ([`sparse_step`]).
+    fn sparse_grads(&self, x: &[f32], picked: &Picked, sparsity_coeff: f32) -> StepGrads<B> {
+        let o = self.opts;
+        let active = picked.active.as_ref().expect("the sparse path has its pairs");
+        let below = picked
+            .theta
+            .as_ref()
+            .map(|theta| below_threshold(&picked.pre, theta, o.bandwidth / 2.0));
+        let host = |i: usize| to_host(self.state.params[i].clone());
+        let (w_enc, b_enc, w_dec, b_dec) = (host(W_ENC), host(B_ENC), host(W_DEC), host(B_DEC));
+        let out = sparse_step::step(
+            &Weights {
+                w_enc: &w_enc,
+                b_enc: &b_enc,
+                w_dec: &w_dec,
+                b_dec: &b_dec,
+                theta: picked.theta.as_deref(),
+            },
+            &Batch {
+                arch: o.arch,
+                x,
+                pre: &picked.pre,
+                active,
+                aux: picked.aux.as_ref().map(|a| (a, o.aux_k_coeff)),
+                below: below.as_ref(),
+                sparsity_coeff,
+                bandwidth: o.bandwidth,
+            },
+        );
+        let t = |v: Vec<f32>, r: usize| {
+            let c = v.len() / r;
+            Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(v, [r, c]), &self.device)
+        };
+        let g = out.grads;
+        StepGrads {
+            grads: vec![
+                Some(t(g.w_enc, self.d_sae)),
+                Some(t(g.b_enc, 1)),
+                Some(t(g.w_dec, self.d_sae)),
+                Some(t(g.b_dec, 1)),
+                g.log_threshold.map(|v| t(v, 1)),
+            ],
+            mse: out.mse,
+            sparsity: out.sparsity,
+            aux: out.aux,
+            fired: out.fired,
+            batch_threshold: None,
         }
-        let index = |v: &[i64]| Tensor::<B, 1, Int>::from_data(TensorData::new(v.to_vec(), [n]), &self.device);
-        let (rows, cols) = (index(&active.rows), index(&active.cols));
-        let w_enc = p[W_ENC].clone().select(0, cols.clone());
-        let b_enc = p[B_ENC].clone().select(1, cols.clone()).reshape([n, 1]);
-        let x = x_centred.clone().select(0, rows.clone());
-        Some(Gathered {
-            pre: (x * w_enc).sum_dim(1) + b_enc,
-            dec: p[W_DEC].clone().select(0, cols.clone()),
-            rows,
-            cols,
-        })
-    }
-
-    /// Each row's sum of `codes × dec` over its pairs (the decoding without the decoder bias).
-    fn scatter(
-        &self,
-        rows: usize,
-        row_index: Tensor<B, 1, Int>,
-        dec: Tensor<B, 2>,
-        codes: Tensor<B, 2>,
-    ) -> Tensor<B, 2> {
-        Tensor::zeros([rows, self.d_in], &self.device).select_assign(0, row_index, dec * codes, IndexingUpdateOp::Add)
     }
 
     /// The trained SAE on raw (unscaled) activations.
@@ -886,116 +938,43 @@ fn to_array<B: Backend>(t: Tensor<B, 2>) -> Array2<f32> {
     Array2::from_shape_vec((r, c), to_host(t)).expect("shape matches")
 }
 
-/// The active (row, latent) pairs of a k-sparse code, in row order.
-#[derive(Debug, Default, PartialEq)]
-struct Active {
-    rows: Vec<i64>,
-    cols: Vec<i64>,
+/// Which computation [`Trainer::gradients`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepPath {
+    /// burn autodiff through the dense code.
+    #[cfg_attr(not(test), allow(dead_code))] // chosen, not forced, outside the tests
+    Dense,
+    /// The host step through the active pairs ([`sparse_step`]).
+    Sparse,
 }
 
-impl Active {
-    fn from_rows(per_row: Vec<Vec<i64>>) -> Self {
-        let mut a = Active::default();
-        for (r, cols) in per_row.into_iter().enumerate() {
-            a.rows.extend(std::iter::repeat_n(r as i64, cols.len()));
-            a.cols.extend(cols);
-        }
-        a
-    }
+/// What [`Trainer::gradients`] picks from a batch's encoder pass.
+struct Picked {
+    /// The pre-activations, `[rows, d_sae]`.
+    pre: Vec<f32>,
+    /// JumpReLU's thresholds.
+    theta: Option<Vec<f32>>,
+    /// The pairs with a nonzero code; `None` when ReLU or JumpReLU has too many for the
+    /// sparse step.
+    active: Option<Pairs>,
+    /// AuxK's pairs among dead latents, when there are any.
+    aux: Option<Pairs>,
 }
 
-/// What [`Trainer::forward`] computes for a batch.
-struct Forward<B: AutodiffBackend> {
-    /// The reconstruction x̂ (scaled units).
-    recon: Tensor<B, 2>,
+/// What [`Trainer::gradients`] computes for a batch.
+struct StepGrads<B: AutodiffBackend> {
+    /// Per parameter in `State::params` order; `None` for one the loss does not depend on.
+    grads: Vec<Option<Tensor<B::InnerBackend, 2>>>,
+    /// `‖x̂ - x‖²` summed over features, mean over rows (scaled units).
+    mse: f64,
+    /// The sparsity penalty (ReLU, JumpReLU), coefficient applied.
+    sparsity: Option<f64>,
+    /// The AuxK loss (TopK, BatchTopK with dead latents), coefficient applied.
+    aux: Option<f64>,
     /// Rows of the batch in which each latent fired.
     fired: Vec<f32>,
-    /// The sparsity penalty (ReLU, JumpReLU), coefficient applied.
-    sparsity: Option<Tensor<B, 1>>,
-    /// The AuxK loss (TopK, BatchTopK with dead latents), coefficient applied.
-    aux: Option<Tensor<B, 1>>,
     /// BatchTopK: the smallest kept pre-activation of this batch.
     batch_threshold: Option<f32>,
-    /// JumpReLU on the gathered path: the pairs just below threshold.
-    below: Option<BelowThreshold<B>>,
-}
-
-impl<B: AutodiffBackend> Forward<B> {
-    /// The training loss on the scaled batch `x` (MSE summed over features, mean over rows,
-    /// plus the sparsity and AuxK terms), the MSE alone, and the error `x̂ - x`.
-    fn loss(&self, x: &Tensor<B, 2>) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 2>) {
-        let err = self.recon.clone() - x.clone();
-        let mse = err.clone().square().sum_dim(1).mean();
-        let mut loss = mse.clone();
-        for term in [&self.sparsity, &self.aux].into_iter().flatten() {
-            loss = loss + term.clone();
-        }
-        if let Some(below) = &self.below {
-            loss = loss + below.threshold_term(&err);
-        }
-        (loss, mse, err)
-    }
-}
-
-/// JumpReLU's (row, latent) pairs with `threshold - bandwidth/2 < pre <= threshold`. Their code
-/// is zero, so no weight gets gradient from them, but the straight-through estimator gives
-/// each one's threshold `d gate / d log θ = -θ / bandwidth`, through the L0 penalty and
-/// through the code `pre × gate`. Gathered like active pairs they would cost as much (the
-/// window is wide and holds more pairs than fire); [`Self::threshold_term`] adds their
-/// gradient from one dot product per pair on the host.
-struct BelowThreshold<B: AutodiffBackend> {
-    /// Per row of the batch: (latent, pre-activation).
-    pairs: Vec<Vec<(usize, f32)>>,
-    /// The thresholds θ, tracked, `[1, d_sae]`.
-    theta: Tensor<B, 2>,
-    /// The decoder `[d_sae, d_in]`, row-major.
-    w_dec: Vec<f32>,
-    bandwidth: f32,
-    sparsity_coeff: f32,
-}
-
-impl<B: AutodiffBackend> BelowThreshold<B> {
-    /// A term worth zero whose gradient in log θ is these pairs' share of the loss's: for a
-    /// pair (r, j), `-θ_j / bandwidth × (pre_rj × dL/dcode_rj + coeff / rows)`, where
-    /// `dL/dcode_rj = (2 / rows) err_r · W_dec_j` under the MSE of [`Forward::loss`].
-    fn threshold_term(&self, err: &Tensor<B, 2>) -> Tensor<B, 1> {
-        let [rows, d_in] = err.dims();
-        let d_sae = self.w_dec.len() / d_in;
-        let err = to_host(err.clone().inner());
-        let per_row: Vec<Vec<(usize, f32)>> = self
-            .pairs
-            .par_iter()
-            .enumerate()
-            .map(|(r, pairs)| {
-                let e = &err[r * d_in..(r + 1) * d_in];
-                pairs
-                    .iter()
-                    .map(|&(j, pre)| {
-                        let w = &self.w_dec[j * d_in..(j + 1) * d_in];
-                        let d_code: f32 = 2.0 / rows as f32 * e.iter().zip(w).map(|(a, b)| a * b).sum::<f32>();
-                        (j, pre * d_code + self.sparsity_coeff / rows as f32)
-                    })
-                    .collect()
-            })
-            .collect();
-        let mut s = vec![0f32; d_sae];
-        for (j, v) in per_row.into_iter().flatten() {
-            s[j] += v;
-        }
-        let s = Tensor::<B, 2>::from_data(TensorData::new(s, [1, d_sae]), &self.theta.device());
-        let st = (self.theta.clone() * s).mul_scalar(-1.0 / self.bandwidth);
-        (st.clone() - st.detach()).sum()
-    }
-}
-
-/// Tracked pieces of a set of (row, latent) pairs, one entry per pair.
-struct Gathered<B: AutodiffBackend> {
-    /// Pre-activations, `[pairs, 1]`.
-    pre: Tensor<B, 2>,
-    /// The latents' decoder rows, `[pairs, d_in]`.
-    dec: Tensor<B, 2>,
-    rows: Tensor<B, 1, Int>,
-    cols: Tensor<B, 1, Int>,
 }
 
 /// JumpReLU's code and gate: `pre × H(pre - θ)`, the gate's derivative in θ given by the
@@ -1015,7 +994,7 @@ fn jump_relu<B: AutodiffBackend>(
 
 /// The pairs whose pre-activation exceeds its latent's `floor`, or `None` when there are more
 /// than `max_pairs` of them.
-fn above(pre: &[f32], floor: &[f32], max_pairs: usize) -> Option<Active> {
+fn above(pre: &[f32], floor: &[f32], max_pairs: usize) -> Option<Pairs> {
     let n = floor.len();
     let count: usize = pre
         .par_chunks(n)
@@ -1026,29 +1005,31 @@ fn above(pre: &[f32], floor: &[f32], max_pairs: usize) -> Option<Active> {
     }
     let per_row = pre
         .par_chunks(n)
-        .map(|p| (0..n as i64).filter(|&j| p[j as usize] > floor[j as usize]).collect())
+        .map(|p| (0..n as u32).filter(|&j| p[j as usize] > floor[j as usize]).collect())
         .collect();
-    Some(Active::from_rows(per_row))
+    Some(Pairs::from_rows(per_row))
 }
 
-/// Each row's pairs with `theta - half < pre <= theta` (rows of width `theta.len()`), with
-/// their pre-activations.
-fn below_threshold(pre: &[f32], theta: &[f32], half: f32) -> Vec<Vec<(usize, f32)>> {
-    pre.par_chunks(theta.len())
+/// The pairs with `theta - half < pre <= theta` (rows of width `theta.len()`): JumpReLU's
+/// inactive pairs inside the straight-through window.
+fn below_threshold(pre: &[f32], theta: &[f32], half: f32) -> Pairs {
+    let per_row = pre
+        .par_chunks(theta.len())
         .map(|p| {
-            p.iter()
-                .zip(theta)
-                .enumerate()
-                .filter(|(_, (&v, &t))| v <= t && v > t - half)
-                .map(|(j, (&v, _))| (j, v))
+            (0..theta.len() as u32)
+                .filter(|&j| {
+                    let (v, t) = (p[j as usize], theta[j as usize]);
+                    v <= t && v > t - half
+                })
                 .collect()
         })
-        .collect()
+        .collect();
+    Pairs::from_rows(per_row)
 }
 
 /// Each row's `k` largest positive pre-activations, among `allowed` latents only when given
 /// (AuxK's dead latents).
-fn top_k(pre: &[f32], n: usize, k: usize, allowed: Option<&[bool]>) -> Active {
+fn top_k(pre: &[f32], n: usize, k: usize, allowed: Option<&[bool]>) -> Pairs {
     let per_row = pre
         .par_chunks(n)
         .map(|p| {
@@ -1057,15 +1038,15 @@ fn top_k(pre: &[f32], n: usize, k: usize, allowed: Option<&[bool]>) -> Active {
                 None => p.to_vec(),
             };
             keep_top_k(&mut row, k);
-            (0..n as i64).filter(|&j| row[j as usize] > 0.0).collect()
+            (0..n as u32).filter(|&j| row[j as usize] > 0.0).collect()
         })
         .collect();
-    Active::from_rows(per_row)
+    Pairs::from_rows(per_row)
 }
 
 /// The batch's `keep` largest positive pre-activations (rows of width `n`), and the smallest
 /// kept value.
-fn batch_top_k(pre: &[f32], n: usize, keep: usize) -> (Active, f32) {
+fn batch_top_k(pre: &[f32], n: usize, keep: usize) -> (Pairs, f32) {
     let mut positive: Vec<f32> = pre.iter().copied().filter(|&v| v > 0.0).collect();
     let thr = if positive.len() <= keep || keep == 0 {
         positive.iter().copied().fold(f32::INFINITY, f32::min).min(f32::MAX)
@@ -1077,12 +1058,12 @@ fn batch_top_k(pre: &[f32], n: usize, keep: usize) -> (Active, f32) {
     let per_row = pre
         .par_chunks(n)
         .map(|p| {
-            (0..n as i64)
+            (0..n as u32)
                 .filter(|&j| p[j as usize] >= thr && p[j as usize] > 0.0)
                 .collect()
         })
         .collect();
-    (Active::from_rows(per_row), thr)
+    (Pairs::from_rows(per_row), thr)
 }
 
 fn save_checkpoint<I: Backend>(state: &State<I>, path: &Path) -> Result<()> {
@@ -1175,27 +1156,17 @@ mod tests {
     fn batch_top_k_keeps_the_largest_across_rows() {
         let pre = [5.0, -1.0, 0.5, 3.0, 4.0, 0.1];
         let (active, thr) = batch_top_k(&pre, 3, 3);
-        assert_eq!(
-            active,
-            Active {
-                rows: vec![0, 1, 1],
-                cols: vec![0, 0, 1]
-            }
-        );
+        assert_eq!(active, Pairs::from_rows(vec![vec![0], vec![0, 1]]));
         assert_eq!(thr, 3.0);
         let active = top_k(&pre, 3, 1, Some(&[false, true, true]));
-        assert_eq!(
-            active,
-            Active {
-                rows: vec![0, 1],
-                cols: vec![2, 1]
-            }
-        );
+        assert_eq!(active, Pairs::from_rows(vec![vec![2], vec![1]]));
     }
 
-    /// Loss and gradients of one batch through [`Trainer::forward`], dense or gathered.
-    fn loss_and_grads(arch: Arch, dense: bool) -> (f64, Vec<Option<Vec<f32>>>) {
-        type Ad = burn::backend::Autodiff<crate::backend::Cpu>;
+    type Ad = burn::backend::Autodiff<crate::backend::Cpu>;
+
+    /// A trainer at step 0 with random parameters (d_in 8, 32 latents) and a random batch of
+    /// 16 rows.
+    fn small_trainer(opts: &TrainOptions) -> (Trainer<'_, Ad>, Vec<f32>) {
         let (rows, d_in, d_sae) = (16, 8, 32);
         let device = Default::default();
         let mut rng = SplitMix64::new(7);
@@ -1212,20 +1183,16 @@ mod tests {
             t(1, d_in, 0.2),
             t(1, d_sae, 0.3),
         ];
-        let x = t(rows, d_in, 1.0);
-        let opts = TrainOptions {
-            arch,
-            ..TrainOptions::default()
-        };
-        let zeros: Vec<_> = params.iter().map(|p| p.zeros_like()).collect();
+        let x = to_host(t(rows, d_in, 1.0));
+        let moments: Vec<_> = params.iter().map(|p| p.clone().abs().mul_scalar(0.1)).collect();
         let trainer = Trainer::<Ad> {
-            opts: &opts,
+            opts,
             state: State {
                 params,
-                m: zeros.clone(),
-                v: zeros,
+                m: moments.clone(),
+                v: moments,
                 counters: Counters {
-                    step: 0,
+                    step: 3,
                     tokens: 0,
                     epoch: 0,
                     chunk_in_epoch: 0,
@@ -1239,22 +1206,63 @@ mod tests {
             d_sae,
             device,
         };
-        let p = trainer.tracked_params();
-        let x = Tensor::<Ad, 2>::from_inner(x);
-        let max_pairs_per_row = if dense { 0 } else { usize::MAX };
-        let f = trainer.forward(&x, &p, 0.7, &[false; 32], max_pairs_per_row);
-        assert!(f.sparsity.is_some(), "{arch:?} has a penalty");
-        let (loss, _, _) = f.loss(&x);
-        let value = scalar(loss.clone().inner());
-        let grads = loss.backward();
-        (value, p.iter().map(|t| t.grad(&grads).map(to_host)).collect())
+        (trainer, x)
+    }
+
+    fn small_opts(arch: Arch) -> TrainOptions {
+        TrainOptions {
+            arch,
+            k: 4,
+            aux_k_coeff: 0.5,
+            ..TrainOptions::default()
+        }
+    }
+
+    /// The loss and gradients of one batch through [`Trainer::gradients`] on `path`.
+    fn loss_and_grads(arch: Arch, path: StepPath) -> (f64, Vec<Option<Vec<f32>>>) {
+        let opts = small_opts(arch);
+        let (trainer, x) = small_trainer(&opts);
+        // Every third latent dead, so TopK and BatchTopK add an AuxK term.
+        let dead: Vec<bool> = (0..trainer.d_sae).map(|j| j % 3 == 0).collect();
+        let out = trainer.gradients(&x, 0.7, &dead, Some(path));
+        assert_eq!(out.sparsity.is_some(), !arch.uses_k(), "{arch:?}: penalty");
+        assert_eq!(out.aux.is_some(), arch.uses_k(), "{arch:?}: AuxK");
+        assert!(out.fired.iter().sum::<f32>() > 0.0, "{arch:?}: nothing fired");
+        let loss = out.mse + out.sparsity.unwrap_or(0.0) + out.aux.unwrap_or(0.0);
+        (loss, out.grads.into_iter().map(|g| g.map(to_host)).collect())
     }
 
     #[test]
-    fn gathered_step_equals_the_dense_step() {
-        for arch in [Arch::ReluL1, Arch::JumpRelu] {
-            let (dense_loss, dense) = loss_and_grads(arch, true);
-            let (sparse_loss, sparse) = loss_and_grads(arch, false);
+    fn host_update_equals_the_tensor_update() {
+        for arch in [Arch::TopK, Arch::ReluL1, Arch::JumpRelu] {
+            let opts = small_opts(arch);
+            let (mut a, x) = small_trainer(&opts);
+            let (mut b, _) = small_trainer(&opts);
+            let g = a.gradients(&x, 0.7, &[false; 32], Some(StepPath::Sparse)).grads;
+            a.update(g.clone(), 1e-2);
+            b.update_on_host(g, 1e-2);
+            for (name, sa, sb) in [
+                ("params", &a.state.params, &b.state.params),
+                ("m", &a.state.m, &b.state.m),
+                ("v", &a.state.v, &b.state.v),
+            ] {
+                for (i, (ta, tb)) in sa.iter().zip(sb).enumerate() {
+                    for (u, w) in to_host(ta.clone()).iter().zip(to_host(tb.clone())) {
+                        assert!(
+                            (u - w).abs() <= 1e-6 * (1.0 + u.abs()),
+                            "{arch:?} {name}[{i}]: {u} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sparse_step_equals_autodiff_through_the_dense_step() {
+        for arch in [Arch::TopK, Arch::BatchTopK, Arch::ReluL1, Arch::JumpRelu] {
+            let (dense_loss, dense) = loss_and_grads(arch, StepPath::Dense);
+            let (sparse_loss, sparse) = loss_and_grads(arch, StepPath::Sparse);
             assert!(
                 (dense_loss - sparse_loss).abs() < 1e-5 * dense_loss.abs(),
                 "{arch:?}: {dense_loss} vs {sparse_loss}"
