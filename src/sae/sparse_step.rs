@@ -171,7 +171,7 @@ pub(super) struct Outcome {
 /// `∂W_enc_j = Σ_r g (x_r - b_dec)`, `∂b_enc_j = Σ_r g`, and
 /// `∂b_dec = Σ_r u_r - Σ_j ∂b_enc_j W_enc_j` (the bias enters the reconstruction and, with a
 /// minus sign, every pre-activation). AuxK pairs add the same terms with their own upstream
-/// gradient `(2 k_aux/n)(ê_r - (x_r - x̂_r))`, `x̂` held fixed. JumpReLU's threshold, by the
+/// gradient `(2 c_aux/n)(ê_r - (x_r - x̂_r))`, `x̂` held fixed, for AuxK coefficient `c_aux`. JumpReLU's threshold, by the
 /// straight-through estimator, gets `-(θ_j/bandwidth)(pre × g + c/n)` from each pair within
 /// half a bandwidth of it, on either side.
 pub(super) fn step(w: &Weights, b: &Batch) -> Outcome {
@@ -201,9 +201,10 @@ pub(super) fn step(w: &Weights, b: &Batch) -> Outcome {
         b_dec: vec![0.0; d_in],
         log_threshold: None,
     };
+    // The sparsity coefficient per row: the penalty is a mean over rows.
     let c = b.sparsity_coeff / n;
     let mut sparsity = None;
-    // ReLU's penalty also pulls each decoder row's norm: (c/n) Σ_r a × W_dec_j / ‖W_dec_j‖.
+    // ReLU's penalty also pulls each decoder row's norm: c Σ_r a × W_dec_j / ‖W_dec_j‖.
     let mut l1_radial = None;
     match b.arch {
         Arch::ReluL1 => {
