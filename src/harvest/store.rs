@@ -344,19 +344,41 @@ impl Chunks<'_> {
         if self.next_shard >= self.shard_order.len() {
             return Ok(false);
         }
+        // The spent buffer goes first, and the new one is filled row by row in its final
+        // order: concatenating and then permuting, beside the old buffer, held four copies
+        // of four shards at the peak (4.9 GB for 576-wide SmolLM2 vectors).
+        self.buffer = None;
         let take = if self.rng.is_some() { 4 } else { 1 };
         let mut parts = Vec::new();
         while parts.len() < take && self.next_shard < self.shard_order.len() {
             let sh = &self.store.manifest.shards[self.shard_order[self.next_shard]];
-            parts.push(self.store.load_shard(self.point, sh)?);
+            let part = self.store.load_shard(self.point, sh)?;
+            if parts.first().is_some_and(|a: &Array2<f32>| a.ncols() != part.ncols()) {
+                return Err(Error::Invalid(format!(
+                    "{}: the shards of {} differ in width ({} and {})",
+                    self.store.dir().display(),
+                    self.point,
+                    parts[0].ncols(),
+                    part.ncols()
+                )));
+            }
+            parts.push(part);
             self.next_shard += 1;
         }
-        let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-        let mut buf = ndarray::concatenate(Axis(0), &views).map_err(|e| Error::Invalid(e.to_string()))?;
+        // (part, row) of each vector in concatenated order, permuted when shuffling.
+        let mut order: Vec<(usize, usize)> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(p, a)| (0..a.nrows()).map(move |r| (p, r)))
+            .collect();
         if let Some(rng) = self.rng.as_mut() {
-            let mut idx: Vec<usize> = (0..buf.nrows()).collect();
+            let mut idx: Vec<usize> = (0..order.len()).collect();
             shuffle(&mut idx, rng);
-            buf = buf.select(Axis(0), &idx);
+            order = idx.into_iter().map(|i| order[i]).collect();
+        }
+        let mut buf = Array2::<f32>::zeros((order.len(), parts[0].ncols()));
+        for (mut row, &(p, r)) in buf.rows_mut().into_iter().zip(&order) {
+            row.assign(&parts[p].row(r));
         }
         self.buffer = Some(buf);
         self.pos = 0;
