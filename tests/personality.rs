@@ -67,6 +67,7 @@ fn personality_suite_writes_vectors_probes_steering_and_monitoring() {
             "probe_accuracy",
             "probe_control_accuracy",
             "projection_score_r",
+            "persona_prompt_effect",
         ] {
             let v = h[k]
                 .as_f64()

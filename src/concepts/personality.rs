@@ -107,7 +107,9 @@ impl Default for PersonalityOptions {
             max_items: None,
             layers: None,
             steer_layers: 3,
-            alphas: vec![-0.5, -0.25, 0.0, 0.25, 0.5],
+            // 0.1 keeps a setting near the KL bound: at 0.25 SmolLM2's KL on neutral prompts is
+            // already 0.2-0.45 nats, at 0.1 it is 0.03-0.1.
+            alphas: vec![-0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5],
             kl_bound: 0.1,
             folds: 5,
             seed: 0,
@@ -517,6 +519,9 @@ struct Monitoring {
     r_projection_score: f64,
     r_strength_projection: f64,
     r_strength_score: f64,
+    /// Self-report under the strongest high persona minus under the strongest low one: how far
+    /// an explicit system prompt moves the questionnaire, a yardstick for what steering can do.
+    persona_prompt_effect: f64,
     #[serde(skip)]
     projection: Vec<f64>,
     #[serde(skip)]
@@ -810,7 +815,26 @@ impl<B: Backend> Run<'_, B> {
             pb.inc(1);
         }
         pb.finish_and_clear();
+        let score_at = |s: f64| {
+            mean(
+                &score
+                    .iter()
+                    .zip(&strength)
+                    .filter(|p| *p.1 == s)
+                    .map(|p| *p.0)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (lo, hi) = (
+            strength.iter().copied().reduce(f64::min),
+            strength.iter().copied().reduce(f64::max),
+        );
+        let persona_prompt_effect = match (lo, hi) {
+            (Some(lo), Some(hi)) => score_at(hi) - score_at(lo),
+            _ => f64::NAN,
+        };
         Ok(Monitoring {
+            persona_prompt_effect,
             layer,
             items: m_rows.iter().map(|r| r.item.clone()).collect(),
             points,
@@ -1102,6 +1126,7 @@ pub fn run_personality<B: Backend>(
                 "probe_accuracy": best.map_or(f64::NAN, |r| r.accuracy),
                 "probe_control_accuracy": best.map_or(f64::NAN, |r| r.control_accuracy),
                 "projection_score_r": m.r_projection_score,
+                "persona_prompt_effect": m.persona_prompt_effect,
                 "monitor_points": m.points.len(),
             }),
         );
@@ -1244,10 +1269,13 @@ fn report_md(r: &Value, opts: &PersonalityOptions) -> String {
         };
         let behav = g("behaviour_plus") - g("behaviour_minus");
         md.push_str(&format!(
-            "- **{t}**: the persona pole is decoded at {} (control {}); {steer}; the behaviour score moves {behav:+.2}; \
-             unsteered projection and self-report correlate at r = {} over {} graded personas{}.\n",
+            "- **{t}**: the persona pole is decoded at {} (control {}); {steer}; the strongest high persona prompt \
+             against the strongest low one moves self-report by {:+.3} (what an explicit instruction achieves); the \
+             behaviour score moves {behav:+.2}; unsteered projection and self-report correlate at r = {} over {} \
+             graded personas{}.\n",
             f(&h["probe_accuracy"]),
             f(&h["probe_control_accuracy"]),
+            g("persona_prompt_effect"),
             f(&h["projection_score_r"]),
             h["monitor_points"],
             if h["within_kl_bound"].as_bool() == Some(true) {
