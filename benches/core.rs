@@ -3,9 +3,15 @@
 //!
 //! `cargo bench --bench core` prints one JSON object per measurement; `benches/run_core.sh`
 //! runs it beside Hugging Face transformers (`scripts/bench_hf.py`) in the same session.
+//!
+//! `matmul` is the roofline: one `[2048, 576] x [576, 1536]` product (the MLP's shape at
+//! batch 16 x 128) through the same burn call the model makes. The forward's `linear_gflops`
+//! (its weight multiplies alone, attention scores left out) over the matmul's `gflops` says how
+//! much of the forward is arithmetic the CPU cannot do faster.
 
 use std::time::Instant;
 
+use burn::tensor::{Tensor, TensorData};
 use mindlens::prelude::*;
 
 fn main() -> Result<()> {
@@ -16,6 +22,27 @@ fn main() -> Result<()> {
     let n = model.config.n_layers;
     let vocab = model.config.vocab_size as u64;
     let threads = rayon::current_num_threads();
+
+    if wanted("matmul") {
+        let (m, k, n) = (2048usize, 576usize, 1536usize);
+        let device = Default::default();
+        let fill = |len: usize| (0..len).map(|i| ((i % 97) as f32 - 48.0) * 0.01).collect::<Vec<f32>>();
+        let x = Tensor::<Cpu, 2>::from_data(TensorData::new(fill(m * k), [m, k]), &device);
+        let w = Tensor::<Cpu, 2>::from_data(TensorData::new(fill(n * k), [n, k]), &device);
+        let run = || {
+            let t = Instant::now();
+            let y = x.clone().matmul(w.clone().transpose());
+            y.into_data(); // waits for the result
+            t.elapsed().as_secs_f64()
+        };
+        run();
+        let best = (0..20).map(|_| run()).fold(f64::INFINITY, f64::min);
+        println!(
+            "{}",
+            serde_json::json!({"bench": "matmul_2048x576x1536", "impl": "mindlens", "threads": threads,
+                "seconds": best, "gflops": 2.0 * (m * k * n) as f64 / best / 1e9})
+        );
+    }
 
     if wanted("forward") {
         let (batch, seq) = (16usize, 128usize);
@@ -35,10 +62,14 @@ fn main() -> Result<()> {
         run()?; // warm-up
         let times = (0..3).map(|_| run()).collect::<Result<Vec<_>>>()?;
         let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
+        let c = &model.config;
+        let per_layer = c.d_model * c.d_head * (2 * c.n_heads + 2 * c.n_kv_heads) + 3 * c.d_model * c.d_ff;
+        let linear_flops = 2.0 * (batch * seq * per_layer * n) as f64;
         println!(
             "{}",
             serde_json::json!({"bench": "forward_16x128_all_resid_post", "impl": "mindlens", "threads": threads,
-                "seconds": best, "tokens_per_s": (batch * seq) as f64 / best})
+                "seconds": best, "tokens_per_s": (batch * seq) as f64 / best,
+                "linear_gflops": linear_flops / best / 1e9})
         );
     }
 

@@ -17,9 +17,22 @@ model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32
 vocab = model.config.vocab_size
 want = sys.argv[1:]
 
-def emit(name, seconds, n):
+def emit(name, seconds, n, **extra):
     print(json.dumps({"bench": name, "impl": "transformers", "threads": threads,
-                      "seconds": seconds, "tokens_per_s": n / seconds}), flush=True)
+                      "seconds": seconds, "tokens_per_s": n / seconds, **extra}), flush=True)
+
+if not want or "matmul" in want:
+    # The roofline, as in benches/core.rs: the MLP's product at batch 16 x 128, as nn.Linear runs it.
+    m, k, n = 2048, 576, 1536
+    x, w = torch.randn(m, k), torch.randn(n, k)
+    def run():
+        t = time.perf_counter()
+        torch.nn.functional.linear(x, w)
+        return time.perf_counter() - t
+    run()
+    best = min(run() for _ in range(20))
+    print(json.dumps({"bench": "matmul_2048x576x1536", "impl": "transformers", "threads": threads,
+                      "seconds": best, "gflops": 2 * m * k * n / best / 1e9}), flush=True)
 
 if not want or "forward" in want:
     batch, seq = 16, 128
@@ -31,7 +44,12 @@ if not want or "forward" in want:
             hs = [h.numpy() for h in out.hidden_states]  # to host, as mindlens captures
         return time.perf_counter() - t
     run()
-    emit("forward_16x128_all_resid_post", min(run() for _ in range(3)), batch * seq)
+    best = min(run() for _ in range(3))
+    c = model.config
+    per_layer = c.hidden_size * c.head_dim * (2 * c.num_attention_heads + 2 * c.num_key_value_heads) \
+        + 3 * c.hidden_size * c.intermediate_size
+    emit("forward_16x128_all_resid_post", best, batch * seq,
+         linear_gflops=2 * batch * seq * per_layer * c.num_hidden_layers / best / 1e9)
 
 prompt = tok("Once upon a time, in a small village by the sea, there lived", return_tensors="pt")
 steer = torch.tensor([__import__("math").sin(i * 0.37) * 0.1 for i in range(model.config.hidden_size)]) * 4.0
