@@ -579,18 +579,19 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         sha256: sha256_file(data)?,
         rows: count_rows(data)?,
     };
-    let widths = opts
-        .hooks
-        .iter()
-        .map(|p| (p.to_string(), model.config.hook_width(*p)))
-        .collect();
+    let widths: Vec<usize> = opts.hooks.iter().map(|p| model.config.hook_width(*p)).collect();
     let fresh = StoreManifest {
         format: "mindlens-activation-store".into(),
         version: 1,
         model: model.name.clone(),
         model_config: serde_json::to_value(&model.config).expect("config serialises"),
         hooks: opts.hooks.iter().map(ToString::to_string).collect(),
-        widths,
+        widths: opts
+            .hooks
+            .iter()
+            .map(ToString::to_string)
+            .zip(widths.iter().copied())
+            .collect(),
         positions: opts.positions.to_string(),
         dtype: opts.dtype,
         d_model: model.config.d_model,
@@ -639,7 +640,7 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
     } else {
         stop
     };
-    let width_sum: usize = opts.hooks.iter().map(|p| model.config.hook_width(*p)).sum();
+    let width_sum: usize = widths.iter().sum();
     let (mut run_rows, mut run_tokens, mut run_pad) = (0usize, 0u64, 0u64);
 
     let file = std::fs::File::open(data).map_err(|e| Error::io(data, e))?;
@@ -653,7 +654,6 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
     }
     let (mut next_row, mut next_shard) = (manifest.rows, manifest.shards.len());
     remove_partials(out, &opts.hooks)?;
-    let widths: Vec<usize> = opts.hooks.iter().map(|p| model.config.hook_width(*p)).collect();
     let mut writer = ShardWriter {
         out,
         manifest,

@@ -1003,26 +1003,20 @@ fn above(pre: &[f32], floor: &[f32], max_pairs: usize) -> Option<Pairs> {
     if count > max_pairs {
         return None;
     }
-    let per_row = pre
-        .par_chunks(n)
-        .map(|p| (0..n as u32).filter(|&j| p[j as usize] > floor[j as usize]).collect())
-        .collect();
-    Some(Pairs::from_rows(per_row))
+    Some(pairs_where(pre, n, |j, v| v > floor[j]))
 }
 
 /// The pairs with `theta - half < pre <= theta` (rows of width `theta.len()`): JumpReLU's
 /// inactive pairs inside the straight-through window.
 fn below_threshold(pre: &[f32], theta: &[f32], half: f32) -> Pairs {
+    pairs_where(pre, theta.len(), |j, v| v <= theta[j] && v > theta[j] - half)
+}
+
+/// The pairs `(row, j)` of `pre` (rows of width `n`) whose value passes `keep(j, value)`.
+fn pairs_where(pre: &[f32], n: usize, keep: impl Fn(usize, f32) -> bool + Sync) -> Pairs {
     let per_row = pre
-        .par_chunks(theta.len())
-        .map(|p| {
-            (0..theta.len() as u32)
-                .filter(|&j| {
-                    let (v, t) = (p[j as usize], theta[j as usize]);
-                    v <= t && v > t - half
-                })
-                .collect()
-        })
+        .par_chunks(n)
+        .map(|p| (0..n).filter(|&j| keep(j, p[j])).map(|j| j as u32).collect())
         .collect();
     Pairs::from_rows(per_row)
 }
@@ -1055,15 +1049,7 @@ fn batch_top_k(pre: &[f32], n: usize, keep: usize) -> (Pairs, f32) {
         *kth
     };
     let thr = if thr.is_finite() { thr } else { 0.0 };
-    let per_row = pre
-        .par_chunks(n)
-        .map(|p| {
-            (0..n as u32)
-                .filter(|&j| p[j as usize] >= thr && p[j as usize] > 0.0)
-                .collect()
-        })
-        .collect();
-    (Pairs::from_rows(per_row), thr)
+    (pairs_where(pre, n, |_, v| v >= thr && v > 0.0), thr)
 }
 
 fn save_checkpoint<I: Backend>(state: &State<I>, path: &Path) -> Result<()> {
