@@ -90,6 +90,17 @@ fn personality_suite_writes_vectors_probes_steering_and_monitoring() {
         let layer = h["layer"].as_u64().unwrap() as usize;
         assert!(layers.contains(&layer), "{t}: steering layer {layer} was not harvested");
         assert_eq!(h["monitor_points"], 5, "one wording per strength level, -2..2");
+        // The yardstick is the self-report at strength +2 minus at -2, read off the points.
+        let points = r["traits"][t]["monitoring"]["points"].as_array().unwrap();
+        let at = |s: f64| {
+            let p = points.iter().find(|p| p["strength"].as_f64() == Some(s)).unwrap();
+            p["score"].as_f64().unwrap()
+        };
+        let effect = h["persona_prompt_effect"].as_f64().unwrap();
+        assert!(
+            (effect - (at(2.0) - at(-2.0))).abs() < 1e-12,
+            "{t}: persona_prompt_effect {effect}"
+        );
 
         // Persona system prompts are very separable at the last prompt token.
         let acc = h["probe_accuracy"].as_f64().unwrap();
