@@ -108,7 +108,7 @@ impl Default for PersonalityOptions {
             layers: None,
             steer_layers: 3,
             // 0.1 keeps a setting within the KL bound: at 0.25 SmolLM2's KL on neutral prompts
-            // is already 0.2-0.45 nats, at 0.1 it is 0.02-0.06 (Gemma 3 270M: 0.01-0.09).
+            // is already 0.2-0.45 nats, at 0.1 it is 0.02-0.06 (Gemma 3 270M: 0.015-0.09).
             alphas: vec![-0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5],
             kl_bound: 0.1,
             folds: 5,
