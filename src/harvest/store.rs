@@ -372,9 +372,7 @@ impl Chunks<'_> {
             .flat_map(|(p, a)| (0..a.nrows()).map(move |r| (p, r)))
             .collect();
         if let Some(rng) = self.rng.as_mut() {
-            let mut idx: Vec<usize> = (0..order.len()).collect();
-            shuffle(&mut idx, rng);
-            order = idx.into_iter().map(|i| order[i]).collect();
+            shuffle(&mut order, rng);
         }
         let mut buf = Array2::<f32>::zeros((order.len(), parts[0].ncols()));
         for (mut row, &(p, r)) in buf.rows_mut().into_iter().zip(&order) {

@@ -183,8 +183,7 @@ pub fn by_rows<B: Backend, const D: usize>(
 }
 
 /// Applies `f` to a float tensor's values in host memory. No copy on the CPU backend when the
-/// tensor is contiguous and unshared, as a fresh result is; callers check
-/// [`is_cpu`].
+/// tensor is contiguous and unshared, as a fresh result is; callers check [`is_cpu`].
 fn on_host<B: Backend, const D: usize>(t: Tensor<B, D>, f: impl FnOnce(&mut [f32])) -> Tensor<B, D> {
     let device = t.device();
     let mut data = t.into_data().convert::<f32>();

@@ -171,9 +171,10 @@ pub(super) struct Outcome {
 /// `∂W_enc_j = Σ_r g (x_r - b_dec)`, `∂b_enc_j = Σ_r g`, and
 /// `∂b_dec = Σ_r u_r - Σ_j ∂b_enc_j W_enc_j` (the bias enters the reconstruction and, with a
 /// minus sign, every pre-activation). AuxK pairs add the same terms with their own upstream
-/// gradient `(2 c_aux/n)(ê_r - (x_r - x̂_r))`, `x̂` held fixed, for AuxK coefficient `c_aux`. JumpReLU's threshold, by the
-/// straight-through estimator, gets `-(θ_j/bandwidth)(pre × g + c/n)` from each pair within
-/// half a bandwidth of it, on either side.
+/// gradient `(2 c_aux/n)(ê_r - (x_r - x̂_r))`, `x̂` held fixed, for AuxK coefficient `c_aux`.
+/// JumpReLU's threshold, by the straight-through estimator, gets
+/// `-(θ_j/bandwidth)(pre × g + c/n)` from each pair within half a bandwidth of it, on either
+/// side.
 pub(super) fn step(w: &Weights, b: &Batch) -> Outcome {
     let d_in = w.b_dec.len();
     let d_sae = w.b_enc.len();
@@ -185,10 +186,8 @@ pub(super) fn step(w: &Weights, b: &Batch) -> Outcome {
             .collect();
 
     let codes = b.active.values(b.pre, d_sae);
-    let mut err: Vec<f32> =
-        b.x.chunks_exact(d_in)
-            .flat_map(|x| w.b_dec.iter().zip(x).map(|(c, a)| c - a))
-            .collect();
+    // The error x̂ - x starts as b_dec - x = -xc (negation is exact) and gains the codes' rows.
+    let mut err: Vec<f32> = xc.iter().map(|v| -v).collect();
     b.active.decode_into(&codes, w.w_dec, &mut err, d_in);
     let mse = sum_squares(&err) / rows as f64;
     let up: Vec<f32> = err.iter().map(|e| e * 2.0 / n).collect();

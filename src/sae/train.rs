@@ -747,11 +747,21 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
     /// positive ones, JumpReLU those above threshold. On the CPU the rest of the step runs
     /// from those pairs alone ([`sparse_step`]); elsewhere, and for ReLU and JumpReLU while
     /// more than [`SPARSE_PAIRS_PER_ROW`] latents per row are active (early training, before
-    /// the penalty has made the code sparse), burn's autodiff differentiates the dense step.
-    /// `path` forces one of the two (the tests compare them).
+    /// the penalty has made the code sparse), burn's autodiff differentiates the dense step
+    /// (ReLU and JumpReLU then need no pairs, and skip the host pass where the sparse step
+    /// cannot run). `path` forces one of the two (the tests compare them).
     fn gradients(&self, x: &[f32], sparsity_coeff: f32, dead: &[bool], path: Option<StepPath>) -> StepGrads<B> {
         let o = self.opts;
         let rows = x.len() / self.d_in;
+        let sparse_allowed = match path {
+            Some(p) => p == StepPath::Sparse,
+            None => is_cpu::<B::InnerBackend>(),
+        };
+        if !sparse_allowed && !o.arch.uses_k() {
+            // ReLU and JumpReLU pick no pairs for the dense step: skip the host pass (on a
+            // GPU, a download of the whole pre-activation matrix every step).
+            return self.dense_grads(x, None, None, sparsity_coeff);
+        }
         // Untracked: a graph the sparse path never runs backward through would stay in
         // burn's autodiff state (it grew to 24 GB over 800 steps). The dense path recomputes
         // the pass tracked.
@@ -780,27 +790,24 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
         let aux = (o.arch.uses_k() && o.aux_k_coeff > 0.0 && n_dead > 0)
             .then(|| top_k(&pre, self.d_sae, (self.d_in / 2).min(n_dead), Some(dead)))
             .filter(|a| a.len() > 0);
-        let sparse = match path {
-            Some(p) => p == StepPath::Sparse,
-            None => is_cpu::<B::InnerBackend>() && active.is_some(),
-        };
         let picked = Picked {
             pre,
             theta,
             active,
             aux,
         };
-        let mut out = if sparse {
+        let mut out = if sparse_allowed && picked.active.is_some() {
             self.sparse_grads(x, &picked, sparsity_coeff)
         } else {
-            self.dense_grads(x, &picked, sparsity_coeff)
+            self.dense_grads(x, picked.active.as_ref(), picked.aux.as_ref(), sparsity_coeff)
         };
         out.batch_threshold = batch_threshold;
         out
     }
 
-    /// [`Self::gradients`] by burn autodiff through the dense code.
-    fn dense_grads(&self, x: &[f32], picked: &Picked, sparsity_coeff: f32) -> StepGrads<B> {
+    /// [`Self::gradients`] by burn autodiff through the dense code; TopK and BatchTopK keep
+    /// their `active` pairs, and `aux` are AuxK's.
+    fn dense_grads(&self, x: &[f32], active: Option<&Pairs>, aux: Option<&Pairs>, sparsity_coeff: f32) -> StepGrads<B> {
         let o = self.opts;
         let rows = x.len() / self.d_in;
         let p = self.tracked_params();
@@ -815,7 +822,7 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
         };
         let (codes, sparsity) = match o.arch {
             Arch::TopK | Arch::BatchTopK => {
-                let active = picked.active.as_ref().expect("k-sparse codes always have their pairs");
+                let active = active.expect("k-sparse codes always have their pairs");
                 (relu(pre.clone()) * mask(active), None)
             }
             Arch::ReluL1 => {
@@ -832,7 +839,7 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
         let sparsity = sparsity.map(|s| s.mul_scalar(sparsity_coeff));
         let recon = codes.clone().matmul(p[W_DEC].clone()) + p[B_DEC].clone();
         let mse = (recon.clone() - x.clone()).square().sum_dim(1).mean();
-        let aux = picked.aux.as_ref().map(|a| {
+        let aux = aux.map(|a| {
             let e_hat = (relu(pre) * mask(a)).matmul(p[W_DEC].clone());
             let residual = x - recon.detach();
             (e_hat - residual).square().sum_dim(1).mean().mul_scalar(o.aux_k_coeff)
