@@ -11,24 +11,37 @@
 
 use std::time::Instant;
 
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use mindlens::prelude::*;
 
 fn main() -> Result<()> {
+    // `MINDLENS_BENCH_DEVICE=cuda` (with `--features cuda`) runs every measurement on the GPU.
+    match std::env::var("MINDLENS_BENCH_DEVICE").as_deref() {
+        Err(_) | Ok("cpu") => bench::<Cpu>("cpu"),
+        #[cfg(feature = "cuda")]
+        Ok("cuda") => bench::<mindlens::backend::Gpu>("cuda"),
+        Ok(other) => panic!("MINDLENS_BENCH_DEVICE={other}: expected cpu, or cuda in a --features cuda build"),
+    }
+}
+
+fn bench<B: Backend>(device_name: &str) -> Result<()> {
     // `cargo bench` passes --bench; a filter argument selects measurements.
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let model = Model::<Cpu>::load(mindlens::registry::DEFAULT_MODEL, &Default::default())?;
+    let device = B::Device::default();
+    let model = Model::<B>::load(mindlens::registry::DEFAULT_MODEL, &device)?;
     let n = model.config.n_layers;
     let vocab = model.config.vocab_size as u64;
     let threads = rayon::current_num_threads();
+    // GPU work is queued; a measurement ends when the device has finished it.
+    let sync = || B::sync(&device).expect("device sync");
 
     if wanted("matmul") {
         let (m, k, n) = (2048usize, 576usize, 1536usize);
-        let device = Default::default();
         let fill = |len: usize| (0..len).map(|i| ((i % 97) as f32 - 48.0) * 0.01).collect::<Vec<f32>>();
-        let x = Tensor::<Cpu, 2>::from_data(TensorData::new(fill(m * k), [m, k]), &device);
-        let w = Tensor::<Cpu, 2>::from_data(TensorData::new(fill(n * k), [n, k]), &device);
+        let x = Tensor::<B, 2>::from_data(TensorData::new(fill(m * k), [m, k]), &device);
+        let w = Tensor::<B, 2>::from_data(TensorData::new(fill(n * k), [n, k]), &device);
         let run = || {
             let t = Instant::now();
             let y = x.clone().matmul(w.clone().transpose());
@@ -39,7 +52,7 @@ fn main() -> Result<()> {
         let best = (0..20).map(|_| run()).fold(f64::INFINITY, f64::min);
         println!(
             "{}",
-            serde_json::json!({"bench": "matmul_2048x576x1536", "impl": "mindlens", "threads": threads,
+            serde_json::json!({"bench": "matmul_2048x576x1536", "impl": "mindlens", "device": device_name, "threads": threads,
                 "seconds": best, "gflops": 2.0 * (m * k * n) as f64 / best / 1e9})
         );
     }
@@ -57,6 +70,7 @@ fn main() -> Result<()> {
             let mut hooks = HookSet::capture((0..n).map(HookPoint::ResidPost));
             let t = Instant::now();
             model.run(&prompts, &mut hooks, LogitsMode::None)?;
+            sync();
             Ok(t.elapsed().as_secs_f64())
         };
         run()?; // warm-up
@@ -67,7 +81,7 @@ fn main() -> Result<()> {
         let linear_flops = 2.0 * (batch * seq * per_layer * n) as f64;
         println!(
             "{}",
-            serde_json::json!({"bench": "forward_16x128_all_resid_post", "impl": "mindlens", "threads": threads,
+            serde_json::json!({"bench": "forward_16x128_all_resid_post", "impl": "mindlens", "device": device_name, "threads": threads,
                 "seconds": best, "tokens_per_s": (batch * seq) as f64 / best,
                 "linear_gflops": linear_flops / best / 1e9})
         );
@@ -108,7 +122,7 @@ fn main() -> Result<()> {
         let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
         println!(
             "{}",
-            serde_json::json!({"bench": name, "impl": "mindlens", "threads": threads, "seconds": best,
+            serde_json::json!({"bench": name, "impl": "mindlens", "device": device_name, "threads": threads, "seconds": best,
                 "tokens_per_s": new_tokens as f64 / best})
         );
     }
