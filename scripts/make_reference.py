@@ -3,12 +3,17 @@
 
 Usage (from the repository root):
     .venv/bin/python scripts/make_reference.py \
-        [--models smollm2-135m-instruct,gemma3-270m] [--out tests/fixtures/reference]
+        [--models smollm2-135m-instruct,gemma3-270m,qwen2.5-coder-0.5b-instruct]
+        [--out tests/fixtures/reference]
+
+The default --models are the committed ones; qwen2.5-coder-1.5b-instruct only by name,
+and its arrays (~13 MB) are too large to commit: write them elsewhere, e.g.
+--models qwen2.5-coder-1.5b-instruct --out models/reference (git-ignored).
 
 For every model it loads the GGUF with transformers (which dequantises every tensor to
 float32, undoes llama.cpp's Q/K RoPE permutation for llama, and subtracts the +1 that
-llama.cpp folds into Gemma's RMSNorm weights), runs four short prompts and writes to
-{out}/{model}/:
+llama.cpp folds into Gemma's RMSNorm weights; qwen2 needs neither), runs four short
+prompts and writes to {out}/{model}/:
 
   meta.json                   model/config facts, prompts, ids, greedy continuations
   steer.npy                   float32 [d]   unit steering vector v
@@ -45,10 +50,14 @@ N_GREEDY = 20
 # (positions > 0) are ~150 for SmolLM2 (C = 0.34x) and ~3700 for Gemma 3 (C = 0.054x;
 # Gemma's norm is dominated by a few huge outlier dimensions). Both values change the
 # greedy continuation of all four prompts while keeping every top1-top2 logit margin of
-# the 20 greedy steps >= 0.02 (see meta.json "*_margins").
+# the 20 greedy steps >= 0.02 (see meta.json "*_margins"). Qwen2.5-Coder: median norms
+# ~20 at L=12 of the 0.5B (C = 0.6x) and ~40 at L=10 of the 1.5B (C = 0.6x); both change
+# all four of their prompts with every margin >= 0.03.
 STEER = {
     "smollm2-135m-instruct": {"layer": 10, "coef": 50.0},
     "gemma3-270m": {"layer": 6, "coef": 200.0},
+    "qwen2.5-coder-0.5b-instruct": {"layer": 12, "coef": 12.0},
+    "qwen2.5-coder-1.5b-instruct": {"layer": 10, "coef": 25.0},
 }
 STEER_SEED = 1234
 
@@ -58,6 +67,44 @@ PROMPTS = {
     "chat": {"kind": "chat", "messages": [{"role": "user", "content": "Name three primary colors."}]},
     "code": {"kind": "text", "text": "def add(a, b):\n    return a + b\n\nprint(add(2, 40))\n"},
 }
+
+# Qwen2.5 (vocab 151936, so logits_last alone is 0.6 MB a prompt; the 0.5B's resid_post is
+# 86 kB a token): a shorter set to keep the committed fixtures near the other models' size.
+# The chat prompt has its own system message (without one, Qwen's template inserts a
+# 19-token default system prompt); "short" is a 5-token prompt for batches of unequal length.
+QWEN_PROMPTS = {
+    "plain": {"kind": "text", "text": "The lighthouse keeper lit the lamp."},
+    "chat": {
+        "kind": "chat",
+        "messages": [
+            {"role": "system", "content": "Be concise."},
+            {"role": "user", "content": "Name three primary colors."},
+        ],
+    },
+    "code": PROMPTS["code"],
+    "short": {"kind": "text", "text": "Once upon a time,"},
+}
+# The 1.5B (fixtures not committed) has near ties (top1 - top2 < 0.01) in the greedy
+# continuations of the chat and code prompts above; these two variants have none.
+QWEN15_PROMPTS = dict(
+    QWEN_PROMPTS,
+    chat={
+        "kind": "chat",
+        "messages": [
+            {"role": "system", "content": "You are a terse assistant."},
+            {"role": "user", "content": "Name three primary colors."},
+        ],
+    },
+    code={"kind": "text", "text": "def add(a, b):\n    return a + b\n"},
+)
+PROMPTS_FOR = {
+    "qwen2.5-coder-0.5b-instruct": QWEN_PROMPTS,
+    "qwen2.5-coder-1.5b-instruct": QWEN15_PROMPTS,
+}
+
+
+def prompts_for(name: str) -> dict:
+    return PROMPTS_FOR.get(name, PROMPTS)
 
 
 def steer_vector(d: int) -> np.ndarray:
@@ -158,6 +205,8 @@ def config_summary(cfg) -> dict:
         "final_logit_softcapping", "attn_logit_softcapping", "bos_token_id",
         "eos_token_id", "pad_token_id",
     ]
+    if cfg.model_type == "qwen2":
+        keys += ["use_sliding_window", "max_window_layers"]
     out = {}
     for k in keys:
         if hasattr(cfg, k):
@@ -206,6 +255,15 @@ def sanity_checks(name: str, model, cfg) -> dict:
         theta = 1.0 / float(buf[1]) ** (hd / 2.0)
         found[bname] = round(theta, 3)
     notes["rope_theta_from_inv_freq"] = found
+    if cfg.model_type == "qwen2":
+        # Qwen2: biases on q/k/v (not o); the GGUF has its own output.weight (untied).
+        attn = model.model.layers[0].self_attn
+        notes["attn_bias"] = {
+            p: getattr(attn, p).bias is not None for p in ("q_proj", "k_proj", "v_proj", "o_proj")
+        }
+        notes["layer0_bias_max_abs"] = {
+            p: round(float(getattr(attn, p).bias.abs().max()), 4) for p in ("q_proj", "k_proj", "v_proj")
+        }
     return notes
 
 
@@ -240,7 +298,8 @@ def run_model(name: str, out_root: Path) -> dict:
     prompts_meta = []
     norms_all = []  # per prompt: [n_layers, seq]
     changed = 0
-    for pname, spec in PROMPTS.items():
+    prompts = prompts_for(name)
+    for pname, spec in prompts.items():
         entry = {"name": pname, "kind": spec["kind"]}
         if spec["kind"] == "text":
             entry["text"] = spec["text"]
@@ -301,7 +360,7 @@ def run_model(name: str, out_root: Path) -> dict:
     ]
     pos0 = [float(np.median([n[i, 0] for n in norms_all])) for i in range(n_layers)]
     embed_med = float(
-        np.median(np.concatenate([np.linalg.norm(np.load(out / f"{p}.embed.npy"), axis=-1)[1:] for p in PROMPTS]))
+        np.median(np.concatenate([np.linalg.norm(np.load(out / f"{p}.embed.npy"), axis=-1)[1:] for p in prompts]))
     )
 
     probe = tok("hello").input_ids
@@ -355,17 +414,17 @@ def run_model(name: str, out_root: Path) -> dict:
     t_end = time.time()
     print(
         f"  [{name}] wrote {out} ({size / 1e6:.2f} MB); steering L={steer_cfg['layer']} C={steer_cfg['coef']} "
-        f"changed {changed}/{len(PROMPTS)} prompts; resid median norm at L: {med_rest[steer_cfg['layer']]:.2f} "
+        f"changed {changed}/{len(prompts)} prompts; resid median norm at L: {med_rest[steer_cfg['layer']]:.2f} "
         f"(pos0 {pos0[steer_cfg['layer']]:.2f}); load {t_loaded - t_start:.1f}s, total {t_end - t_start:.1f}s"
     )
     if changed < 2:
         print(f"  WARNING: steering changed only {changed} prompts for {name}; raise STEER coef")
-    return {"model": name, "size": size, "changed": changed, "seconds": t_end - t_start}
+    return {"model": name, "size": size, "changed": changed, "n_prompts": len(prompts), "seconds": t_end - t_start}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default=",".join(rc.MODELS))
+    ap.add_argument("--models", default=",".join(rc.DEFAULT_MODELS), help=f"known: {', '.join(rc.MODELS)}")
     ap.add_argument("--out", default=str(rc.REPO / "tests/fixtures/reference"))
     args = ap.parse_args()
 
@@ -385,7 +444,7 @@ def main():
             summary.append(run_model(name, out_root))
     print("== summary")
     for s in summary:
-        print(f"  {s['model']}: {s['size'] / 1e6:.2f} MB, steering changed {s['changed']}/4, {s['seconds']:.1f}s")
+        print(f"  {s['model']}: {s['size'] / 1e6:.2f} MB, steering changed {s['changed']}/{s['n_prompts']}, {s['seconds']:.1f}s")
     print(f"  total {time.time() - t0:.1f}s")
 
 

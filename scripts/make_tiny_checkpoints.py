@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""Build two tiny random Hugging Face checkpoints (bf16 safetensors) plus float32 references.
+"""Build three tiny random Hugging Face checkpoints (bf16 safetensors) plus float32 references.
 
 Usage (from the repository root):
     .venv/bin/python scripts/make_tiny_checkpoints.py [--out tests/fixtures/tiny]
+        [--kinds llama,gemma3,qwen2]
 
-Writes {out}/llama/ (LlamaForCausalLM, one model.safetensors) and {out}/gemma3/
+Writes {out}/llama/ (LlamaForCausalLM, one model.safetensors), {out}/gemma3/
 (Gemma3ForCausalLM text-only, sharded: model-0000k-of-0000n.safetensors +
-model.safetensors.index.json). Each directory holds what save_pretrained writes
+model.safetensors.index.json) and {out}/qwen2/ (Qwen2ForCausalLM, one
+model.safetensors; random non-zero q/k/v biases, untied lm_head, and a config.json
+shaped like the published Qwen2.5 ones: sliding_window 4 but use_sliding_window false
+and no layer_types, so the right answer is full attention in every layer; the Qwen2.5
+chat template in tokenizer_config.json). Each kind only rewrites its own directory and
+draws from its own seed, so --kinds qwen2 leaves the others untouched.
+Each directory holds what save_pretrained writes
 (config.json, generation_config.json, safetensors), a tokenizer (tokenizer.json +
 tokenizer_config.json; a byte-level BPE trained here over a tiny corpus, vocab <= 512),
 and the reference outputs:
@@ -18,15 +25,16 @@ and the reference outputs:
   {seq}.logits.npy      float32 [seq_len, vocab]         full logits
 
 for seq in ("a", "b"): "a" has 12 ids, "b" has 9 ids (both longer than the Gemma
-sliding window of 4). References are computed by reloading the saved bf16 checkpoint
+and Qwen2 sliding windows of 4). References are computed by reloading the saved bf16 checkpoint
 with dtype=float32 (so every weight is exactly its bf16 value widened to f32), eager
 attention, no KV cache, on CPU.
 
 Weights are NOT HF's default init (std 0.02, unit norms), which would make attention
 nearly uniform and hide bugs: every matrix is N(0, 1/fan_in) (embeddings N(0, 1) for
 llama, N(0, 1/d) for Gemma, whose embeddings are multiplied by sqrt(d)),
-and every RMSNorm weight is perturbed (llama: 1 + 0.2 N(0,1); Gemma stores the offset,
-so 0.2 N(0,1) and the norm multiplies by 1 + w).
+and every RMSNorm weight is perturbed (llama, qwen2: 1 + 0.2 N(0,1); Gemma stores the
+offset, so 0.2 N(0,1) and the norm multiplies by 1 + w). Qwen2's q/k/v biases are
+0.5 N(0,1) (o_proj has none).
 """
 
 from __future__ import annotations
@@ -48,6 +56,24 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 SEED = 20261123
 VOCAB = 512
+KINDS = ("llama", "gemma3", "qwen2")
+SEED_OFFSET = {"llama": 0, "gemma3": 1, "qwen2": 2}
+
+# The Qwen2.5 chat template (ChatML; a default system prompt when the first message is not
+# a system one; tool calls), exactly as the Qwen2.5-Coder-1.5B-Instruct GGUF carries it
+# (tokenizer.chat_template; the 0.5B GGUF's copy differs only inside the tools branch,
+# where it has {"name": ...} instead of the published {{"name": ...}}).
+QWEN25_CHAT_TEMPLATE = '{%- if tools %}\n    {{- \'<|im_start|>system\\n\' }}\n    {%- if messages[0][\'role\'] == \'system\' %}\n        {{- messages[0][\'content\'] }}\n    {%- else %}\n        {{- \'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.\' }}\n    {%- endif %}\n    {{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}\n    {%- for tool in tools %}\n        {{- "\\n" }}\n        {{- tool | tojson }}\n    {%- endfor %}\n    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}}\\n</tool_call><|im_end|>\\n" }}\n{%- else %}\n    {%- if messages[0][\'role\'] == \'system\' %}\n        {{- \'<|im_start|>system\\n\' + messages[0][\'content\'] + \'<|im_end|>\\n\' }}\n    {%- else %}\n        {{- \'<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n\' }}\n    {%- endif %}\n{%- endif %}\n{%- for message in messages %}\n    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}\n        {{- \'<|im_start|>\' + message.role + \'\\n\' + message.content + \'<|im_end|>\' + \'\\n\' }}\n    {%- elif message.role == "assistant" %}\n        {{- \'<|im_start|>\' + message.role }}\n        {%- if message.content %}\n            {{- \'\\n\' + message.content }}\n        {%- endif %}\n        {%- for tool_call in message.tool_calls %}\n            {%- if tool_call.function is defined %}\n                {%- set tool_call = tool_call.function %}\n            {%- endif %}\n            {{- \'\\n<tool_call>\\n{"name": "\' }}\n            {{- tool_call.name }}\n            {{- \'", "arguments": \' }}\n            {{- tool_call.arguments | tojson }}\n            {{- \'}\\n</tool_call>\' }}\n        {%- endfor %}\n        {{- \'<|im_end|>\\n\' }}\n    {%- elif message.role == "tool" %}\n        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}\n            {{- \'<|im_start|>user\' }}\n        {%- endif %}\n        {{- \'\\n<tool_response>\\n\' }}\n        {{- message.content }}\n        {{- \'\\n</tool_response>\' }}\n        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}\n            {{- \'<|im_end|>\\n\' }}\n        {%- endif %}\n    {%- endif %}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- \'<|im_start|>assistant\\n\' }}\n{%- endif %}\n'
+
+CHAT_SAMPLES = [
+    [{"role": "user", "content": "Hello world!"}],
+    [
+        {"role": "system", "content": "You are a tiny model."},
+        {"role": "user", "content": "def add(a, b):"},
+        {"role": "assistant", "content": "    return a + b"},
+        {"role": "user", "content": "Thanks."},
+    ],
+]
 
 SEQS = {
     "a": [2, 17, 300, 45, 45, 511, 0, 128, 64, 9, 250, 3],
@@ -74,6 +100,11 @@ def build_tokenizer(kind: str):
     if kind == "llama":
         specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
         bos, eos, unk, pad = "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|im_end|>"
+    elif kind == "qwen2":
+        # As Qwen2.5's tokenizer_config.json: no bos or unk token, eos <|im_end|>, pad
+        # <|endoftext|>; nothing is added to the ids.
+        specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+        bos, eos, unk, pad = None, "<|im_end|>", None, "<|endoftext|>"
     else:
         specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
         bos, eos, unk, pad = "<bos>", "<eos>", "<unk>", "<pad>"
@@ -95,13 +126,38 @@ def build_tokenizer(kind: str):
     else:
         tk.post_processor = processors.ByteLevel(trim_offsets=False)
     assert tk.get_vocab_size() <= VOCAB
-    return PreTrainedTokenizerFast(
+    tok = PreTrainedTokenizerFast(
         tokenizer_object=tk, bos_token=bos, eos_token=eos, unk_token=unk, pad_token=pad
     )
+    if kind == "qwen2":
+        tok.chat_template = QWEN25_CHAT_TEMPLATE
+    return tok
 
 
 def make_config(kind: str, tok):
-    from transformers import Gemma3TextConfig, LlamaConfig
+    from transformers import Gemma3TextConfig, LlamaConfig, Qwen2Config
+
+    if kind == "qwen2":
+        return Qwen2Config(
+            vocab_size=VOCAB,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=128,
+            rms_norm_eps=1e-6,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+            tie_word_embeddings=False,
+            # Written to config.json by qwen2_published_config(): a window shorter than the
+            # sequences that must NOT be applied (use_sliding_window false, as in Qwen2.5).
+            use_sliding_window=False,
+            sliding_window=4,
+            max_window_layers=1,
+            bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
 
     if kind == "llama":
         return LlamaConfig(
@@ -161,6 +217,8 @@ def randomise(model, kind: str, gen: torch.Generator) -> None:
             elif "norm" in name:
                 noise = 0.2 * torch.randn(p.shape, generator=gen)
                 p.copy_(noise if kind == "gemma3" else 1.0 + noise)
+            elif kind == "qwen2" and name.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")):
+                p.copy_(0.5 * torch.randn(p.shape, generator=gen))
             else:
                 raise RuntimeError(f"unexpected parameter {name} {tuple(p.shape)}")
 
@@ -193,8 +251,24 @@ def capture_forward(model, ids):
     return store["embed"][0], resid, store["final_norm"][0], logits
 
 
+def qwen2_published_config(path: Path, cfg) -> None:
+    """Rewrite config.json the way the published Qwen2.5 checkpoints have it.
+
+    transformers drops sliding_window (null) when use_sliding_window is false and writes
+    the derived layer_types; the hub's Qwen2.5 config.json files carry sliding_window
+    (32768/131072) next to use_sliding_window: false and max_window_layers, and no
+    layer_types. A loader has to derive full attention from use_sliding_window.
+    """
+    c = json.loads(path.read_text(encoding="utf-8"))
+    assert c["use_sliding_window"] is False and c["sliding_window"] is None, c
+    assert c["layer_types"] == ["full_attention"] * cfg.num_hidden_layers, c["layer_types"]
+    del c["layer_types"]
+    c["sliding_window"] = 4
+    path.write_text(json.dumps(c, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def build(kind: str, out_root: Path) -> dict:
-    from transformers import AutoModelForCausalLM, Gemma3ForCausalLM, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM, Gemma3ForCausalLM, LlamaForCausalLM, Qwen2ForCausalLM
 
     t0 = time.time()
     out = out_root / kind
@@ -204,15 +278,21 @@ def build(kind: str, out_root: Path) -> dict:
 
     tok = build_tokenizer(kind)
     cfg = make_config(kind, tok)
-    gen = torch.Generator().manual_seed(SEED + (0 if kind == "llama" else 1))
+    gen = torch.Generator().manual_seed(SEED + SEED_OFFSET[kind])
     torch.manual_seed(SEED)
-    cls = LlamaForCausalLM if kind == "llama" else Gemma3ForCausalLM
+    cls = {"llama": LlamaForCausalLM, "gemma3": Gemma3ForCausalLM, "qwen2": Qwen2ForCausalLM}[kind]
     model = cls(cfg)
     randomise(model, kind, gen)
     model = model.to(torch.bfloat16)
     shard = "100KB" if kind == "gemma3" else "50GB"
     model.save_pretrained(out, max_shard_size=shard)
-    tok.save_pretrained(out)
+    if kind == "qwen2":
+        qwen2_published_config(out / "config.json", cfg)
+        # The chat template goes into tokenizer_config.json (as in the published Qwen2.5
+        # checkpoints), not into a separate chat_template.jinja.
+        tok.save_pretrained(out, save_jinja_files=False)
+    else:
+        tok.save_pretrained(out)
     for f in out.glob("*.safetensors"):
         f.chmod(0o644)  # safetensors writes 0600
 
@@ -224,6 +304,17 @@ def build(kind: str, out_root: Path) -> dict:
     for k, v in ref.state_dict().items():
         if k in sd_bf16:
             assert torch.equal(v, sd_bf16[k].float()), k
+    if kind == "qwen2":
+        rc = ref.config
+        assert rc.sliding_window is None and not rc.use_sliding_window, rc
+        assert rc.layer_types == ["full_attention"] * rc.num_hidden_layers, rc.layer_types
+        assert not rc.tie_word_embeddings
+        assert not torch.equal(ref.lm_head.weight, ref.model.embed_tokens.weight)
+        for layer in ref.model.layers:
+            a = layer.self_attn
+            assert a.o_proj.bias is None
+            for proj in (a.q_proj, a.k_proj, a.v_proj):
+                assert proj.bias is not None and bool((proj.bias != 0).all())
 
     facts = {}
     with torch.no_grad():
@@ -253,6 +344,24 @@ def build(kind: str, out_root: Path) -> dict:
                 facts[f"{seq}.layer0_maxdiff_vs_no_window_pos_lt_window"] = d_before
                 facts[f"{seq}.layer0_maxdiff_vs_no_window_pos_ge_window"] = d_after
                 facts[f"{seq}.logits_maxdiff_vs_no_window"] = float((l_wide - logits).abs().max())
+            if kind == "qwen2":
+                # Prove that applying the (disabled) window would be caught: the same weights
+                # with use_sliding_window true make layers >= max_window_layers sliding.
+                win_cfg = ref.config.to_dict()
+                win_cfg.update(use_sliding_window=True, sliding_window=4, layer_types=None)
+                win = Qwen2ForCausalLM(ref.config.__class__(**win_cfg))
+                win.load_state_dict(ref.state_dict())
+                win.eval()
+                win.config._attn_implementation = "eager"
+                assert win.config.layer_types[1] == "sliding_attention", win.config.layer_types
+                _, r_win, _, l_win = capture_forward(win, ids)
+                w = 4
+                d_before = float((r_win[1, :w] - resid[1, :w]).abs().max())
+                d_after = float((r_win[1, w:] - resid[1, w:]).abs().max())
+                assert d_before < 1e-5 and d_after > 1e-2, (d_before, d_after)
+                facts[f"{seq}.layer1_maxdiff_if_window_applied_pos_lt_4"] = d_before
+                facts[f"{seq}.layer1_maxdiff_if_window_applied_pos_ge_4"] = d_after
+                facts[f"{seq}.logits_maxdiff_if_window_applied"] = float((l_win - logits).abs().max())
 
     c = ref.config
     summary = {
@@ -284,6 +393,24 @@ def build(kind: str, out_root: Path) -> dict:
                 "sliding_window_semantics": "query at position q attends keys k with q - sliding_window < k <= q",
             }
         )
+    elif kind == "qwen2":
+        written = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        summary.update(
+            {
+                "hidden_act": c.hidden_act,
+                "norm_convention": "RMSNorm output = x_normed * w",
+                "attn_bias": {"q_proj": True, "k_proj": True, "v_proj": True, "o_proj": False},
+                "config_json_sliding_window": written["sliding_window"],
+                "config_json_use_sliding_window": written["use_sliding_window"],
+                "config_json_max_window_layers": written["max_window_layers"],
+                "config_json_has_layer_types": "layer_types" in written,
+                "sliding_window": c.sliding_window,
+                "layer_types": c.layer_types,
+                "sliding_window_semantics": "use_sliding_window is false: every layer uses full causal "
+                "attention; sliding_window and max_window_layers are ignored (transformers sets "
+                "sliding_window to None on load)",
+            }
+        )
     else:
         summary["hidden_act"] = c.hidden_act
         summary["norm_convention"] = "RMSNorm output = x_normed * w"
@@ -309,6 +436,25 @@ def build(kind: str, out_root: Path) -> dict:
         ],
         "checkpoint_files": files + ["reference.json"],
     }
+    if kind == "qwen2":
+        # The chat template from tokenizer_config.json, rendered by transformers from the
+        # saved directory.
+        from transformers import AutoTokenizer
+
+        disk_tok = AutoTokenizer.from_pretrained(out)
+        assert disk_tok.chat_template == QWEN25_CHAT_TEMPLATE
+        assert json.loads((out / "tokenizer_config.json").read_text())["chat_template"] == QWEN25_CHAT_TEMPLATE
+        reference["chat_samples"] = []
+        for messages in CHAT_SAMPLES:
+            rendered = disk_tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            reference["chat_samples"].append(
+                {
+                    "messages": messages,
+                    "add_generation_prompt": True,
+                    "rendered": rendered,
+                    "ids": disk_tok(rendered, add_special_tokens=False).input_ids,
+                }
+            )
     with open(out / "reference.json", "w", encoding="utf-8") as f:
         json.dump(reference, f, indent=1)
         f.write("\n")
@@ -320,11 +466,16 @@ def build(kind: str, out_root: Path) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "tests/fixtures/tiny"))
+    ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset of " + ",".join(KINDS))
     args = ap.parse_args()
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        ap.error(f"unknown kinds {unknown} (known: {', '.join(KINDS)})")
     torch.set_num_threads(2)
     out_root = Path(args.out)
     out_root.mkdir(parents=True, exist_ok=True)
-    for kind in ("llama", "gemma3"):
+    for kind in kinds:
         build(kind, out_root)
 
 

@@ -3,7 +3,8 @@
 
 Usage (from the repository root):
     .venv/bin/python scripts/make_tokenizer_fixtures.py \
-        [--models smollm2-135m-instruct,gemma3-270m] [--out tests/fixtures/tokenizer]
+        [--models smollm2-135m-instruct,gemma3-270m,qwen2.5-coder-0.5b-instruct]
+        [--out tests/fixtures/tokenizer]
 
 Tokenizers are built by transformers from the GGUF metadata
 (AutoTokenizer.from_pretrained(dir, gguf_file=...)). Writes per model:
@@ -11,7 +12,8 @@ Tokenizers are built by transformers from the GGUF metadata
   {model}.json       list of {"text", "ids", "ids_no_special", "tokens", "decoded",
                      "decoded_skip_special"}
                        ids            = tok(text).input_ids (default special-token rule:
-                                        Gemma prepends <bos>=2, SmolLM2 adds nothing)
+                                        Gemma prepends <bos>=2, SmolLM2 and Qwen2.5
+                                        add nothing)
                        ids_no_special = tok(text, add_special_tokens=False).input_ids
                        tokens         = tok.convert_ids_to_tokens(ids)
                        decoded        = tok.decode(ids)   (skip_special_tokens=False)
@@ -19,7 +21,8 @@ Tokenizers are built by transformers from the GGUF metadata
                      Special tokens written in the text (e.g. "<|im_start|>") are
                      matched as special tokens in both ids and ids_no_special.
   {model}.chat.json  list of {"name", "messages", "add_generation_prompt", "rendered",
-                     "ids"}; rendered with the GGUF's chat template (SmolLM2) or with
+                     "ids"}; rendered with the GGUF's chat template (SmolLM2, Qwen2.5:
+                     ChatML, Qwen's inserts a default system prompt) or with
                      Gemma 3's published template (tests/fixtures/reference/
                      gemma3-chat-template.jinja, passed explicitly as chat_template=);
                      ids = tok(rendered, add_special_tokens=False).input_ids.
@@ -69,6 +72,13 @@ SPECIAL_TEXTS = {
         "<bos>text that already starts with bos",
     ],
 }
+# Qwen2.5-Coder (both sizes share the tokenizer): ChatML tokens, <|endoftext|> (bos/pad id,
+# never added) and the fill-in-the-middle tokens of the Coder models.
+SPECIAL_TEXTS["qwen2.5-coder-0.5b-instruct"] = SPECIAL_TEXTS["qwen2.5-coder-1.5b-instruct"] = [
+    "<|im_start|>user\nhi<|im_end|>",
+    "<|endoftext|>text after endoftext",
+    "<|fim_prefix|>def f(x):\n    <|fim_suffix|>\n    return y<|fim_middle|>",
+]
 
 CHATS = [
     ("user_only", [{"role": "user", "content": "Hello!"}]),
@@ -144,7 +154,7 @@ def run_model(name: str, out: Path) -> None:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default=",".join(rc.MODELS))
+    ap.add_argument("--models", default=",".join(rc.DEFAULT_MODELS), help=f"known: {', '.join(rc.MODELS)}")
     ap.add_argument("--out", default=str(rc.REPO / "tests/fixtures/tokenizer"))
     args = ap.parse_args()
     out = Path(args.out)

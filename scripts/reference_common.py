@@ -25,7 +25,15 @@ MODELS_DIR = Path(os.environ.get("MINDLENS_MODELS", REPO / "models"))
 MODELS = {
     "smollm2-135m-instruct": ("smollm2-135m-instruct", "SmolLM2-135M-Instruct.Q4_1.gguf"),
     "gemma3-270m": ("gemma3-270m", "gemma-3-270m-q4_k_m.gguf"),
+    # qwen2 arch; both GGUFs carry their ChatML chat template (used as is) and a separate
+    # output.weight (transformers loads them with tie_word_embeddings = false).
+    "qwen2.5-coder-0.5b-instruct": ("qwen2.5-coder-0.5b-instruct", "Qwen2.5-Coder-0.5B-Instruct.gguf"),
+    "qwen2.5-coder-1.5b-instruct": ("qwen2.5-coder-1.5b-instruct", "Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf"),
 }
+
+# The models whose fixtures are committed and that the scripts do by default; the
+# 1.5B's reference arrays are too large to commit (see make_reference.py).
+DEFAULT_MODELS = ["smollm2-135m-instruct", "gemma3-270m", "qwen2.5-coder-0.5b-instruct"]
 
 # Gemma 3's published chat template, as shipped in the tokenizer_config.json of the
 # google/gemma-3-*-it checkpoints. The gemma-3-270m base GGUF carries no

@@ -111,10 +111,7 @@ pub const GEMMA3_CHAT_TEMPLATE: &str = r#"{{ bos_token }}
 /// The built-in template for an architecture whose GGUF files often lack
 /// one (`general.architecture`), if there is one.
 pub fn builtin_template(architecture: &str) -> Option<&'static str> {
-    match architecture {
-        "gemma3" => Some(GEMMA3_CHAT_TEMPLATE),
-        _ => None,
-    }
+    crate::model::Arch::from_gguf_name(architecture).and_then(|a| a.spec().default_chat_template)
 }
 
 /// The message passed to `raise_exception`, carried as the error's source so

@@ -48,6 +48,8 @@ pub enum StopReason {
     StopToken,
     /// `max_new_tokens` was reached.
     MaxTokens,
+    /// The longest row filled the model's context window.
+    ContextWindow,
 }
 
 /// The continuation of one prompt.
@@ -165,8 +167,11 @@ impl<B: Backend> Model<B> {
         let mut cache = opts.use_cache.then(|| KvCache::new(self.config.n_layers));
         let mut rng = SplitMix64::new(opts.seed);
         let mut fed = 0; // columns already in the cache
+                         // Positions past the window were never trained; stop there rather than run on.
+        let room = self.config.max_positions.saturating_sub(batch.cols);
+        let window_stops = room < opts.max_new_tokens;
 
-        for _ in 0..opts.max_new_tokens {
+        for _ in 0..opts.max_new_tokens.min(room) {
             let cols = rows[0].len();
             let offset = if cache.is_some() { fed } else { 0 };
             let len = cols - offset;
@@ -207,7 +212,11 @@ impl<B: Backend> Model<B> {
                 Ok(Generation {
                     tokens,
                     text,
-                    stop: d.unwrap_or(StopReason::MaxTokens),
+                    stop: d.unwrap_or(if window_stops {
+                        StopReason::ContextWindow
+                    } else {
+                        StopReason::MaxTokens
+                    }),
                 })
             })
             .collect()

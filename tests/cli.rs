@@ -220,6 +220,36 @@ fn bad_inputs_are_clear_errors() {
     // Unknown registered model / missing path.
     let o = mindlens(&["model", "info", "--model", "no-such-model"]);
     assert_clean_error(&o, &["no-such-model", "smollm2-135m-instruct"]);
+
+    // A prompt longer than the context window (8,192 tokens) is refused, named, before any
+    // forward pass: by `cache`, `generate` and `harvest` alike.
+    let long = "word ".repeat(12_000);
+    write(
+        &p("long.jsonl"),
+        &format!("{{\"text\": \"hi\"}}\n{{\"text\": \"{long}\"}}\n"),
+    );
+    let o = mindlens(&[
+        "cache",
+        "--prompts",
+        p("long.jsonl").to_str().unwrap(),
+        "--hooks",
+        "hook_embed",
+        "--out",
+        p("c3").to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["line 2", "tokens long", "context window of 8192"]);
+    let o = mindlens(&["generate", "--prompts", p("long.jsonl").to_str().unwrap()]);
+    assert_clean_error(&o, &["long.jsonl line 2", "context window of 8192"]);
+    let o = mindlens(&[
+        "harvest",
+        "--data",
+        p("long.jsonl").to_str().unwrap(),
+        "--hooks",
+        "blocks.1.hook_resid_post",
+        "--out",
+        p("h").to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["line 2", "context window of 8192"]);
 }
 
 fn write_bytes(path: &Path, b: &[u8]) {

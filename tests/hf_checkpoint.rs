@@ -83,3 +83,18 @@ fn tiny_gemma3_sharded_checkpoint_with_sliding_window_matches_transformers() {
     assert!(fixture("tiny/gemma3/model.safetensors.index.json").exists());
     check("gemma3");
 }
+
+#[test]
+fn tiny_qwen2_checkpoint_with_qkv_biases_and_unused_sliding_window_matches_transformers() {
+    let dir = fixture("tiny/qwen2");
+    let cfg = mindlens::model::ModelConfig::from_hf_config(&dir.join("config.json")).unwrap();
+    assert_eq!(cfg.arch, mindlens::model::Arch::Qwen2);
+    // `sliding_window` is set shorter than the inputs but `use_sliding_window` is false: a
+    // model that applied the window would fail the comparison below.
+    let raw: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert!(raw["sliding_window"].as_u64().unwrap() < 9);
+    assert_eq!(raw["use_sliding_window"], Value::Bool(false));
+    assert!(cfg.layer_is_local.iter().all(|&l| !l));
+    assert!(!cfg.tie_embeddings, "the fixture should exercise an untied lm_head");
+    check("qwen2");
+}

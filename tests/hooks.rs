@@ -1,9 +1,10 @@
-//! Hook points and interventions on the real SmolLM2: padding does not change activations,
-//! the KV cache does not change generation or captures, and each edit does what it says.
+//! Hook points and interventions on the real SmolLM2 (Llama) and Qwen2.5-Coder-0.5B (Qwen2):
+//! padding does not change activations, the KV cache does not change generation or captures,
+//! and each edit does what it says.
 
 mod common;
 
-use common::{max_abs, max_diff, model};
+use common::{max_abs, max_diff, model, QWEN};
 use mindlens::prelude::*;
 
 const SMOL: &str = "smollm2-135m-instruct";
@@ -18,9 +19,19 @@ fn rel_err(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn a_prompt_gives_the_same_activations_alone_and_in_a_padded_batch() {
-    let Some(m) = model(SMOL) else { return };
+    padding_changes_nothing(SMOL);
+}
+
+#[test]
+fn qwen2_a_prompt_gives_the_same_activations_alone_and_in_a_padded_batch() {
+    padding_changes_nothing(QWEN);
+}
+
+fn padding_changes_nothing(name: &str) {
+    let Some(m) = model(name) else { return };
     let prompts = encode(m, &["Hi", "The quick brown fox jumps over the lazy dog.", "1 2 3 4"]);
-    let points: Vec<HookPoint> = [0, 7, 29].into_iter().map(HookPoint::ResidPost).collect();
+    let last = m.config.n_layers - 1;
+    let points: Vec<HookPoint> = [0, 7, last].into_iter().map(HookPoint::ResidPost).collect();
     let mut batch = HookSet::capture(points.clone());
     let batch_logits = m.run(&prompts, &mut batch, LogitsMode::All).unwrap();
     for (r, p) in prompts.iter().enumerate() {
@@ -83,7 +94,16 @@ fn splitting_a_batch_across_threads_changes_no_activation() {
 
 #[test]
 fn kv_cache_and_full_recompute_agree_on_tokens_and_captures() {
-    let Some(m) = model(SMOL) else { return };
+    kv_cache_changes_nothing(SMOL);
+}
+
+#[test]
+fn qwen2_kv_cache_and_full_recompute_agree_on_tokens_and_captures() {
+    kv_cache_changes_nothing(QWEN);
+}
+
+fn kv_cache_changes_nothing(name: &str) {
+    let Some(m) = model(name) else { return };
     let prompts = encode(m, &["Once upon a time", "def add(a, b):"]);
     let v: Vec<f32> = (0..m.config.d_model)
         .map(|i| ((i * 7919) % 13) as f32 / 13.0 - 0.5)
@@ -121,7 +141,16 @@ fn kv_cache_and_full_recompute_agree_on_tokens_and_captures() {
 
 #[test]
 fn add_project_out_zero_and_replace_do_what_they_say() {
-    let Some(m) = model(SMOL) else { return };
+    edits_do_what_they_say(SMOL);
+}
+
+#[test]
+fn qwen2_add_project_out_zero_and_replace_do_what_they_say() {
+    edits_do_what_they_say(QWEN);
+}
+
+fn edits_do_what_they_say(name: &str) {
+    let Some(m) = model(name) else { return };
     let d = m.config.d_model;
     let ids = encode(m, &["Paris is the capital of France."]);
     let s = ids[0].len();

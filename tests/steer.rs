@@ -164,6 +164,56 @@ fn control_vectors_written_like_llama_cpp_and_repeng_import() {
 }
 
 #[test]
+fn a_llama_cpp_control_vector_round_trips_through_import_and_export_without_a_model() {
+    // Imported vectors name only the architecture hint ("llama"), not a loadable model: export
+    // takes the hint and the source file's layer count.
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let src = fixture("controlvector/cvector_generator.gguf");
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_mindlens"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["steer", "import-gguf", src.to_str().unwrap(), "--out", &p("imported")]);
+    run(&[
+        "steer",
+        "export-gguf",
+        "--vector",
+        &p("imported"),
+        "--out",
+        &p("again.gguf"),
+    ]);
+    let a = import_gguf(&src).unwrap();
+    let b = import_gguf(std::path::Path::new(&p("again.gguf"))).unwrap();
+    assert_eq!(a.layers, b.layers);
+    assert_eq!(a.meta.model, b.meta.model);
+    assert_eq!(a.meta.gguf_layer_count, b.meta.gguf_layer_count);
+
+    // Without that count and without --model, the error names what it tried.
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("imported") + "/meta.json").unwrap()).unwrap();
+    meta.as_object_mut().unwrap().remove("gguf_layer_count");
+    std::fs::write(p("imported") + "/meta.json", meta.to_string()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mindlens"))
+        .args([
+            "steer",
+            "export-gguf",
+            "--vector",
+            &p("imported"),
+            "--out",
+            &p("x.gguf"),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("\"llama\"") && err.contains("--model"), "{err}");
+}
+
+#[test]
 fn steer_cli_extract_sweep_export_import() {
     let Some(_) = model(SMOL) else { return };
     let dir = tempfile::tempdir().unwrap();

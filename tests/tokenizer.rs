@@ -118,6 +118,21 @@ fn smollm2_matches_transformers() {
 }
 
 #[test]
+fn qwen2_matches_transformers() {
+    let Some(tok) = load("qwen2.5-coder-0.5b-instruct/Qwen2.5-Coder-0.5B-Instruct.gguf") else {
+        return;
+    };
+    assert!(!tok.add_bos);
+    let im_end = tok.token_id("<|im_end|>").unwrap();
+    assert!(tok.eos_ids.contains(&im_end), "eos {:?}", tok.eos_ids);
+    assert!(tok.chat_template.as_deref().unwrap_or("").contains("<|im_start|>"));
+    // The qwen2 pre-tokenizer splits digits one by one.
+    let ids = tok.encode("12345", false).unwrap();
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    check_parity("qwen2.5-coder-0.5b-instruct", &tok);
+}
+
+#[test]
 fn gemma3_matches_transformers() {
     let Some(tok) = load("gemma3-270m/gemma-3-270m-q4_k_m.gguf") else {
         return;

@@ -109,7 +109,11 @@ pub(super) fn models(action: ModelsAction) -> Result<()> {
             println!("models directory: {}", registry::models_dir().display());
             for m in REGISTRY {
                 let state = if m.is_fetched() { "fetched" } else { "not fetched" };
-                println!("{:<24} {:<12} {}", m.name, state, m.description);
+                let mb = m.size as f64 / 1e6;
+                println!(
+                    "{:<28} {:<7} {:>6.0} MB  {:<12} {}",
+                    m.name, m.arch, mb, state, m.description
+                );
             }
             Ok(())
         }

@@ -6,6 +6,7 @@ mod experiment;
 mod harvest;
 mod probe;
 mod sae;
+mod slurm;
 mod steer;
 
 use std::process::ExitCode;
@@ -64,6 +65,11 @@ enum Command {
     },
     /// Redraw the figures of a results.json.
     Plot(probe::PlotArgs),
+    /// Run work as Slurm jobs (harvest as a job array plus a merge).
+    Slurm {
+        #[command(subcommand)]
+        action: slurm::SlurmAction,
+    },
 }
 
 /// Options shared by every command that runs a model.
@@ -97,17 +103,31 @@ impl PromptArgs {
         model: &crate::model::Model<B>,
     ) -> crate::Result<Vec<Vec<u32>>> {
         use crate::prompts::PromptInput;
-        let inputs = match (&self.prompt, &self.prompts) {
-            (Some(p), None) if self.chat => vec![PromptInput::Messages(vec![crate::chat::ChatMessage::user(p)])],
-            (Some(p), None) => vec![PromptInput::Text(p.clone())],
-            (None, Some(f)) => crate::prompts::read_jsonl(f)?.into_iter().map(|r| r.input).collect(),
+        // Each input with the words that name it in an error.
+        let inputs: Vec<(String, PromptInput)> = match (&self.prompt, &self.prompts) {
+            (Some(p), None) if self.chat => vec![(
+                "the prompt argument".into(),
+                PromptInput::Messages(vec![crate::chat::ChatMessage::user(p)]),
+            )],
+            (Some(p), None) => vec![("the prompt argument".into(), PromptInput::Text(p.clone()))],
+            (None, Some(f)) => crate::prompts::read_jsonl(f)?
+                .into_iter()
+                .map(|r| (format!("{} line {}", f.display(), r.line), r.input))
+                .collect(),
             _ => {
                 return Err(crate::Error::Invalid(
                     "give a prompt argument or --prompts FILE.jsonl".into(),
                 ))
             }
         };
-        inputs.iter().map(|i| model.encode(i)).collect()
+        inputs
+            .iter()
+            .map(|(what, i)| {
+                model
+                    .encode(i)
+                    .map_err(|e| crate::Error::Invalid(format!("{what}: {e}")))
+            })
+            .collect()
     }
 }
 
@@ -153,6 +173,7 @@ pub fn main() -> ExitCode {
         Command::Sae { action } => sae::sae(action),
         Command::Experiment { action } => experiment::experiment(action),
         Command::Plot(a) => probe::plot(a),
+        Command::Slurm { action } => slurm::slurm(action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

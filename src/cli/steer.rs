@@ -321,22 +321,7 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
                 )));
             }
             let v = SteeringVectors::load(&vector)?;
-            let spec = model.unwrap_or_else(|| v.meta.model.clone());
-            let reg = crate::registry::lookup(&spec);
-            // Architecture and depth from the model's GGUF header, without loading weights.
-            let path = match reg {
-                Some(r) => r.fetch()?,
-                None => PathBuf::from(&spec),
-            };
-            let (arch, n_layers) = if path.is_dir() {
-                let c = crate::model::ModelConfig::from_hf_config(&path.join("config.json"))?;
-                (c.arch.gguf_name().to_string(), c.n_layers)
-            } else {
-                let g = crate::gguf::GgufFile::open(&path)?;
-                let arch = g.get_str("general.architecture")?.to_string();
-                let n = g.get_u32(&format!("{arch}.block_count"))? as usize;
-                (arch, n)
-            };
+            let (arch, n_layers) = export_target(&v, model.as_deref())?;
             export_gguf(&v, &arch, n_layers, &out)?;
             eprintln!("wrote {} ({} layers)", out.display(), v.layers.len());
             Ok(())
@@ -347,5 +332,41 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
             eprintln!("imported {} layers into {}", v.layers.len(), out.display());
             Ok(())
         }
+    }
+}
+
+/// The architecture hint and block count a control vector is written for: from `model` when
+/// given, else from the model the vectors name, else (vectors imported from llama.cpp, whose
+/// model is only an architecture hint) from the hint and the source file's layer count.
+fn export_target(v: &SteeringVectors, model: Option<&str>) -> Result<(String, usize)> {
+    let spec = model.unwrap_or(&v.meta.model);
+    let path = match crate::registry::lookup(spec) {
+        Some(r) => Some(r.fetch()?),
+        None => Some(PathBuf::from(spec)).filter(|p| p.exists()),
+    };
+    // Architecture and depth from the model's GGUF header or config.json, without weights.
+    match path {
+        Some(p) if p.is_dir() => {
+            let c = crate::model::ModelConfig::from_hf_config(&p.join("config.json"))?;
+            Ok((c.arch.gguf_name().to_string(), c.n_layers))
+        }
+        Some(p) => {
+            let g = crate::gguf::GgufFile::open(&p)?;
+            let arch = g.get_str("general.architecture")?.to_string();
+            let n = g.get_u32(&format!("{arch}.block_count"))? as usize;
+            Ok((arch, n))
+        }
+        None => match (model, v.meta.gguf_layer_count) {
+            (None, Some(count)) if !spec.is_empty() => Ok((spec.to_string(), count + 1)),
+            _ => Err(Error::Invalid(format!(
+                "cannot tell which model to export for: {spec:?} is not a registered model, a .gguf file or a \
+                 checkpoint directory{}; pass --model",
+                if model.is_none() {
+                    " (it is the vectors' meta.json \"model\")"
+                } else {
+                    ""
+                }
+            ))),
+        },
     }
 }

@@ -307,6 +307,7 @@ fn directions(
         norms: layers.iter().map(|(l, v)| (*l, norm(v))).collect(),
         resid_norms: resid_norms.clone(),
         stats: json!({"pairs": hi.len(), "per_layer": stats}),
+        gguf_layer_count: None,
     };
     Ok((
         SteeringVectors {

@@ -10,6 +10,8 @@
 //! then `rows.jsonl` is appended and the manifest updated, on a writer thread while the next
 //! window is computed; a run killed at any moment resumes from the last recorded window.
 
+pub mod parts;
+pub mod slurm;
 pub mod store;
 
 /// Largest share of padding a batch may carry; a row that would push past it starts the next
@@ -35,6 +37,7 @@ use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 
+pub use parts::{merge, Part};
 pub use store::{ActivationStore, ChunkOrder, DataRef, Shard, StoreManifest};
 
 use crate::artifact::{npy_header, write_json, write_npy, Dtype};
@@ -160,6 +163,8 @@ pub struct HarvestOptions {
     /// loses at most one window of work. On the 2,000-prompt bench at `all` positions (44
     /// rows per shard), padding is 5.5% of the tokens computed at 1 shard, 1.4% at 8.
     pub window_shards: usize,
+    /// Harvest only this part of the data rows (see [`parts`]), into a part store.
+    pub part: Option<Part>,
     /// Continue an interrupted harvest in the same store.
     pub resume: bool,
     /// Replace a non-empty store directory.
@@ -177,6 +182,7 @@ impl Default for HarvestOptions {
             dtype: Dtype::F32,
             shard_bytes: 256 << 20,
             window_shards: 8,
+            part: None,
             resume: false,
             force: false,
             progress: true,
@@ -297,6 +303,7 @@ impl<B: Backend> Model<B> {
                 };
                 let add_special = matches!(row.input, PromptInput::Text(_));
                 let (ids, offsets) = encode_with_offsets(&self.tokenizer, &text, add_special).map_err(at)?;
+                self.check_window(ids.len()).map_err(|e| at(e.to_string()))?;
                 let v = row.fields.get(field).ok_or_else(|| at(format!("no field {field:?}")))?;
                 let keep: Vec<usize> = if let PositionSpec::Span(_) = positions {
                     let (start, end) = match v {
@@ -554,7 +561,7 @@ impl ShardWriter<'_> {
                 vectors,
                 rows_jsonl_bytes,
             });
-            manifest.rows = first_row + rows;
+            manifest.rows += rows;
             manifest.vectors += vectors;
             manifest.tokens += chunk.iter().map(|p| p.ids.len() as u64).sum::<u64>();
         }
@@ -579,6 +586,10 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         sha256: sha256_file(data)?,
         rows: count_rows(data)?,
     };
+    let range = match opts.part {
+        Some(part) => parts::part_rows(&row_lengths(model, data, &opts.positions)?, part),
+        None => 0..data_ref.rows,
+    };
     let widths: Vec<usize> = opts.hooks.iter().map(|p| model.config.hook_width(*p)).collect();
     let fresh = StoreManifest {
         format: "mindlens-activation-store".into(),
@@ -602,6 +613,11 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         multi_token: opts.positions.multi_token(),
         complete: false,
         shards: Vec::new(),
+        part: opts.part.map(|part| parts::PartRange {
+            part,
+            rows: [range.start, range.end],
+        }),
+        merged_from: Vec::new(),
     };
     let manifest = open_or_create(out, fresh, opts)?;
     let manifest_path = out.join("manifest.json");
@@ -619,7 +635,7 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         .map_err(|e| Error::io(&rows_path, e))?;
 
     let bar = if opts.progress {
-        ProgressBar::new(manifest.data.rows as u64)
+        ProgressBar::new(range.len() as u64)
     } else {
         ProgressBar::hidden()
     };
@@ -643,16 +659,10 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
     let width_sum: usize = widths.iter().sum();
     let (mut run_rows, mut run_tokens, mut run_pad) = (0usize, 0u64, 0u64);
 
-    let file = std::fs::File::open(data).map_err(|e| Error::io(data, e))?;
-    let mut lines = BufReader::new(file)
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()));
-    // Skip rows already in the store.
-    for _ in 0..manifest.rows {
-        lines.next();
-    }
-    let (mut next_row, mut next_shard) = (manifest.rows, manifest.shards.len());
+    // This run's rows: the part's (or all), less those already in the store.
+    let first = range.start + manifest.rows;
+    let mut lines = data_lines(data)?.skip(first).take(range.end.saturating_sub(first));
+    let (mut next_row, mut next_shard) = (first, manifest.shards.len());
     remove_partials(out, &opts.hooks)?;
     let mut writer = ShardWriter {
         out,
@@ -682,12 +692,7 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
                     let mut chunk: Vec<Prepared> = Vec::new();
                     let mut size = 0usize;
                     for (i, line) in lines.by_ref() {
-                        let line = line.map_err(|e| Error::io(data, e))?;
-                        let what = || format!("{}:{}", data.display(), i + 1);
-                        let v: Value = serde_json::from_str(&line)
-                            .map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
-                        let row = PromptRow::parse(v, i + 1, &what)?;
-                        let p = model.prepare(row, &opts.positions)?;
+                        let p = model.prepare(parse_line(data, i, line)?, &opts.positions)?;
                         let vectors = if p.mean { 1 } else { p.keep.len() };
                         size += vectors * width_sum * opts.dtype.size();
                         chunk.push(p);
@@ -770,6 +775,31 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
     })
 }
 
+/// The non-blank lines of a data file with their 0-based line numbers.
+fn data_lines(data: &Path) -> Result<impl Iterator<Item = (usize, std::io::Result<String>)>> {
+    let file = std::fs::File::open(data).map_err(|e| Error::io(data, e))?;
+    Ok(BufReader::new(file)
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty())))
+}
+
+/// Parses line `i` (0-based) of a data file, or errors naming the file and line.
+fn parse_line(data: &Path, i: usize, line: std::io::Result<String>) -> Result<PromptRow> {
+    let line = line.map_err(|e| Error::io(data, e))?;
+    let what = || format!("{}:{}", data.display(), i + 1);
+    let v: Value =
+        serde_json::from_str(&line).map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", what())))?;
+    PromptRow::parse(v, i + 1, &what)
+}
+
+/// The tokens each data row runs through the model: what parts are balanced by.
+fn row_lengths<B: Backend>(model: &Model<B>, data: &Path, positions: &PositionSpec) -> Result<Vec<usize>> {
+    data_lines(data)?
+        .map(|(i, line)| Ok(model.prepare(parse_line(data, i, line)?, positions)?.ids.len()))
+        .collect()
+}
+
 fn count_rows(data: &Path) -> Result<usize> {
     let f = std::fs::File::open(data).map_err(|e| Error::io(data, e))?;
     let mut n = 0;
@@ -810,6 +840,9 @@ fn open_or_create(out: &Path, fresh: StoreManifest, opts: &HarvestOptions) -> Re
         }
         if old.data.sha256 != fresh.data.sha256 {
             return mismatch("data file (sha256)", &old.data.path, &fresh.data.path);
+        }
+        if old.part != fresh.part {
+            return mismatch("part", &old.part, &fresh.part);
         }
         return Ok(old);
     }

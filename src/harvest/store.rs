@@ -69,6 +69,12 @@ pub struct StoreManifest {
     pub complete: bool,
     /// Completed shards, in data order.
     pub shards: Vec<Shard>,
+    /// For a part store (`harvest --part I/N`): which part, and its rows of the data file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<super::parts::PartRange>,
+    /// For a merged store (`harvest merge`): the parts it was joined from, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<super::parts::MergedPart>,
 }
 
 /// The data file a store was harvested from.
@@ -174,6 +180,8 @@ impl ActivationStore {
             multi_token: false,
             complete: true,
             shards,
+            part: None,
+            merged_from: Vec::new(),
         };
         crate::artifact::write_json(&dir.join("manifest.json"), &manifest)?;
         Self::open(dir)

@@ -1,32 +1,14 @@
-//! Model hyper-parameters, read from GGUF metadata or a Hugging Face `config.json`.
+//! Model hyper-parameters, read from GGUF metadata or a Hugging Face `config.json`: the
+//! settings every architecture has here, the rest in each model file's `ArchSpec`.
 
 use std::path::Path;
 
 use serde_json::Value;
 
+pub use super::arch::Arch;
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
 use crate::hooks::HookPoint;
-
-/// The transformer families mindlens can host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// Llama family (SmolLM2, Llama 2/3, TinyLlama...): GQA, RoPE, RMSNorm, SwiGLU.
-    Llama,
-    /// Gemma 3 text models: QK-norm, sandwich norms, GELU-tanh, local/global attention.
-    Gemma3,
-}
-
-impl Arch {
-    /// The architecture string used in GGUF metadata (`general.architecture`).
-    pub fn gguf_name(&self) -> &'static str {
-        match self {
-            Arch::Llama => "llama",
-            Arch::Gemma3 => "gemma3",
-        }
-    }
-}
 
 /// Everything the forward pass needs to know about a model's shape.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -84,16 +66,15 @@ impl ModelConfig {
     /// Reads the configuration from GGUF metadata.
     pub fn from_gguf(g: &GgufFile) -> Result<Self> {
         let arch_name = g.get_str("general.architecture")?.to_string();
-        let arch = match arch_name.as_str() {
-            "llama" => Arch::Llama,
-            "gemma3" => Arch::Gemma3,
-            other => {
-                return Err(Error::model(
-                    g.label().to_string(),
-                    format!("unsupported architecture {other:?} (supported: llama, gemma3)"),
-                ))
-            }
-        };
+        let arch = Arch::from_gguf_name(&arch_name).ok_or_else(|| {
+            Error::model(
+                g.label().to_string(),
+                format!(
+                    "unsupported architecture {arch_name:?} (supported: {})",
+                    Arch::supported(false)
+                ),
+            )
+        })?;
         let key = |k: &str| format!("{arch_name}.{k}");
         let n_layers = g.get_u32(&key("block_count"))? as usize;
         let d_model = g.get_u32(&key("embedding_length"))? as usize;
@@ -147,75 +128,27 @@ impl ModelConfig {
             tie_embeddings,
             max_positions,
         };
-        if arch == Arch::Gemma3 {
-            // llama.cpp's defaults when the keys are absent, as in the gemma3 GGUFs we ship.
-            cfg.rope_local_theta = g.get_opt_f32(&key("rope.local.freq_base"))?.unwrap_or(10_000.0);
-            cfg.sliding_window = Some(g.get_opt_u32(&key("attention.sliding_window"))?.unwrap_or(512) as usize);
-            let pattern = g.get_opt_u32(&key("attention.sliding_window_pattern"))?.unwrap_or(6) as usize;
-            cfg.layer_is_local = (0..n_layers).map(|i| (i + 1) % pattern.max(1) != 0).collect();
-            cfg.attn_softcap = g.get_opt_f32(&key("attn_logit_softcapping"))?;
-            cfg.final_softcap = g.get_opt_f32(&key("final_logit_softcapping"))?;
-        }
+        (arch.spec().gguf_config)(g, &mut cfg)?;
         cfg.validate(g.label())?;
         Ok(cfg)
     }
 
-    /// Reads a Hugging Face `config.json` (Llama or Gemma 3 text models).
+    /// Reads a Hugging Face `config.json`.
     pub fn from_hf_config(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let v: Value =
-            serde_json::from_str(&text).map_err(|e| Error::bad_file(path, format!("not valid JSON: {e}")))?;
-        // Multimodal Gemma 3 checkpoints keep the language model's settings in `text_config`.
-        let v = v.get("text_config").cloned().unwrap_or(v);
-        let bad = |msg: String| Error::bad_file(path, msg);
-        let model_type = v.get("model_type").and_then(Value::as_str).unwrap_or("");
-        let arch = match model_type {
-            "llama" | "mistral" => Arch::Llama,
-            "gemma3" | "gemma3_text" => Arch::Gemma3,
-            other => {
-                return Err(bad(format!(
-                    "unsupported model_type {other:?} (supported: llama, gemma3, gemma3_text)"
-                )))
-            }
-        };
-        let usize_field = |k: &str| -> Result<usize> {
-            v.get(k)
-                .and_then(Value::as_u64)
-                .map(|x| x as usize)
-                .ok_or_else(|| bad(format!("missing or non-integer field {k:?}")))
-        };
-        let f32_opt = |k: &str| v.get(k).and_then(Value::as_f64).map(|x| x as f32);
-        let n_layers = usize_field("num_hidden_layers")?;
-        let d_model = usize_field("hidden_size")?;
-        let n_heads = usize_field("num_attention_heads")?;
-        let n_kv_heads = usize_field("num_key_value_heads").unwrap_or(n_heads);
-        let d_head = v
-            .get("head_dim")
-            .and_then(Value::as_u64)
-            .map(|x| x as usize)
-            .unwrap_or(d_model / n_heads.max(1));
-        // transformers 5 moved RoPE settings into `rope_parameters` (per layer type for Gemma 3).
-        let rope = |kind: &str, default: f32| -> (f32, f32) {
-            let params = v.get("rope_parameters");
-            let p = params
-                .and_then(|p| p.get(kind))
-                .or(params)
-                .filter(|p| p.get("rope_theta").is_some());
-            let theta = p
-                .and_then(|p| p.get("rope_theta"))
-                .and_then(Value::as_f64)
-                .map(|x| x as f32);
-            let scaling = p.cloned().or_else(|| v.get("rope_scaling").cloned());
-            let factor = scaling
-                .as_ref()
-                .filter(|s| s.get("rope_type").or(s.get("type")).and_then(Value::as_str) == Some("linear"))
-                .and_then(|s| s.get("factor"))
-                .and_then(Value::as_f64)
-                .map(|x| x as f32)
-                .unwrap_or(1.0);
-            (theta.unwrap_or(default), factor)
-        };
-        let (rope_theta, rope_scale) = rope("full_attention", f32_opt("rope_theta").unwrap_or(10_000.0));
+        let hf = HfConfig::read(path)?;
+        let model_type = hf.opt_str("model_type").unwrap_or("");
+        let arch = Arch::from_hf_model_type(model_type).ok_or_else(|| {
+            hf.bad(format!(
+                "unsupported model_type {model_type:?} (supported: {})",
+                Arch::supported(true)
+            ))
+        })?;
+        let n_layers = hf.usize("num_hidden_layers")?;
+        let d_model = hf.usize("hidden_size")?;
+        let n_heads = hf.usize("num_attention_heads")?;
+        let n_kv_heads = hf.usize("num_key_value_heads").unwrap_or(n_heads);
+        let d_head = hf.opt_usize("head_dim").unwrap_or(d_model / n_heads.max(1));
+        let (rope_theta, rope_scale) = hf.rope("full_attention", hf.opt_f32("rope_theta").unwrap_or(10_000.0));
         let mut cfg = ModelConfig {
             arch,
             n_layers,
@@ -223,45 +156,21 @@ impl ModelConfig {
             n_heads,
             n_kv_heads,
             d_head,
-            d_ff: usize_field("intermediate_size")?,
-            vocab_size: usize_field("vocab_size")?,
-            rms_eps: f32_opt("rms_norm_eps").unwrap_or(1e-6),
+            d_ff: hf.usize("intermediate_size")?,
+            vocab_size: hf.usize("vocab_size")?,
+            rms_eps: hf.opt_f32("rms_norm_eps").unwrap_or(1e-6),
             rope_theta,
             rope_local_theta: rope_theta,
             rope_scale,
             sliding_window: None,
             layer_is_local: vec![false; n_layers],
-            query_pre_attn_scalar: f32_opt("query_pre_attn_scalar").unwrap_or(d_head as f32),
-            attn_softcap: f32_opt("attn_logit_softcapping"),
-            final_softcap: f32_opt("final_logit_softcapping"),
-            tie_embeddings: v
-                .get("tie_word_embeddings")
-                .and_then(Value::as_bool)
-                .unwrap_or(arch == Arch::Gemma3),
-            max_positions: usize_field("max_position_embeddings").unwrap_or(2048),
+            query_pre_attn_scalar: hf.opt_f32("query_pre_attn_scalar").unwrap_or(d_head as f32),
+            attn_softcap: hf.opt_f32("attn_logit_softcapping"),
+            final_softcap: hf.opt_f32("final_logit_softcapping"),
+            tie_embeddings: hf.opt_bool("tie_word_embeddings").unwrap_or(false),
+            max_positions: hf.usize("max_position_embeddings").unwrap_or(2048),
         };
-        if arch == Arch::Gemma3 {
-            cfg.rope_local_theta = rope("sliding_attention", f32_opt("rope_local_base_freq").unwrap_or(10_000.0)).0;
-            cfg.sliding_window = v.get("sliding_window").and_then(Value::as_u64).map(|x| x as usize);
-            cfg.layer_is_local = match v.get("layer_types").and_then(Value::as_array) {
-                Some(types) => {
-                    if types.len() != n_layers {
-                        return Err(bad(format!(
-                            "layer_types has {} entries for {n_layers} layers",
-                            types.len()
-                        )));
-                    }
-                    types.iter().map(|t| t.as_str() == Some("sliding_attention")).collect()
-                }
-                None => {
-                    let pattern = usize_field("sliding_window_pattern").unwrap_or(6);
-                    (0..n_layers).map(|i| (i + 1) % pattern.max(1) != 0).collect()
-                }
-            };
-        } else if let Some(w) = v.get("sliding_window").and_then(Value::as_u64) {
-            cfg.sliding_window = Some(w as usize);
-            cfg.layer_is_local = vec![true; n_layers];
-        }
+        (arch.spec().hf_config)(&hf, &mut cfg)?;
         cfg.validate(&path.display().to_string())?;
         Ok(cfg)
     }
@@ -284,5 +193,86 @@ impl ModelConfig {
             return fail(format!("head width {} is odd; RoPE needs an even width", self.d_head));
         }
         Ok(())
+    }
+}
+
+/// A parsed `config.json` (its `text_config` for multimodal checkpoints), with typed getters
+/// whose errors name the file and the field.
+pub struct HfConfig {
+    path: std::path::PathBuf,
+    v: Value,
+}
+
+impl HfConfig {
+    /// Reads and parses `path`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| Error::bad_file(path, format!("not valid JSON: {e}")))?;
+        // Multimodal Gemma 3 checkpoints keep the language model's settings in `text_config`.
+        let v = v.get("text_config").cloned().unwrap_or(v);
+        Ok(HfConfig {
+            path: path.to_path_buf(),
+            v,
+        })
+    }
+
+    /// An error about this file.
+    pub fn bad(&self, msg: String) -> Error {
+        Error::bad_file(&self.path, msg)
+    }
+
+    /// The raw value of field `k`.
+    pub fn get(&self, k: &str) -> Option<&Value> {
+        self.v.get(k)
+    }
+
+    /// A required non-negative integer field.
+    pub fn usize(&self, k: &str) -> Result<usize> {
+        self.opt_usize(k)
+            .ok_or_else(|| self.bad(format!("missing or non-integer field {k:?}")))
+    }
+
+    /// An optional non-negative integer field.
+    pub fn opt_usize(&self, k: &str) -> Option<usize> {
+        self.v.get(k).and_then(Value::as_u64).map(|x| x as usize)
+    }
+
+    /// An optional number field.
+    pub fn opt_f32(&self, k: &str) -> Option<f32> {
+        self.v.get(k).and_then(Value::as_f64).map(|x| x as f32)
+    }
+
+    /// An optional boolean field.
+    pub fn opt_bool(&self, k: &str) -> Option<bool> {
+        self.v.get(k).and_then(Value::as_bool)
+    }
+
+    /// An optional string field.
+    pub fn opt_str(&self, k: &str) -> Option<&str> {
+        self.v.get(k).and_then(Value::as_str)
+    }
+
+    /// RoPE base and linear scale for layers of `kind` (`full_attention`, `sliding_attention`).
+    /// transformers 5 moved these into `rope_parameters`, per layer type for Gemma 3.
+    pub fn rope(&self, kind: &str, default_theta: f32) -> (f32, f32) {
+        let params = self.v.get("rope_parameters");
+        let p = params
+            .and_then(|p| p.get(kind))
+            .or(params)
+            .filter(|p| p.get("rope_theta").is_some());
+        let theta = p
+            .and_then(|p| p.get("rope_theta"))
+            .and_then(Value::as_f64)
+            .map(|x| x as f32);
+        let scaling = p.cloned().or_else(|| self.v.get("rope_scaling").cloned());
+        let factor = scaling
+            .as_ref()
+            .filter(|s| s.get("rope_type").or(s.get("type")).and_then(Value::as_str) == Some("linear"))
+            .and_then(|s| s.get("factor"))
+            .and_then(Value::as_f64)
+            .map(|x| x as f32)
+            .unwrap_or(1.0);
+        (theta.unwrap_or(default_theta), factor)
     }
 }

@@ -9,11 +9,82 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use super::layers::{attention_bias, embed, hook, GatedMlp, KvCache, Linear, RmsNorm, Rope, SelfAttention};
+use super::arch::{standard_layer_tensor, ArchSpec, Decoder};
+use super::config::HfConfig;
+use super::layers::{
+    attention_bias, embed, hook, Activation, AttentionOptions, GatedMlp, KvCache, Linear, RmsNorm, Rope, SelfAttention,
+};
 use super::weights::WeightSource;
 use super::{load_embeddings, ModelConfig};
+use crate::chat::GEMMA3_CHAT_TEMPLATE;
 use crate::error::Result;
+use crate::gguf::GgufFile;
 use crate::hooks::{Hook, HookCtx, HookPoint};
+
+/// Gemma 3's names and conventions. GGUF stores each RMSNorm's multiplier `1 + w`; Hugging Face
+/// stores `w`. Base GGUFs carry no chat template, so the published one is used.
+pub const SPEC: ArchSpec = ArchSpec {
+    name: "gemma3",
+    hf_model_types: &["gemma3", "gemma3_text"],
+    gguf_config,
+    hf_config,
+    gguf_layer_tensor,
+    gguf_rope_permuted: false,
+    hf_norm_offset: 1.0,
+    default_chat_template: Some(GEMMA3_CHAT_TEMPLATE),
+};
+
+fn gguf_layer_tensor(leaf: &str) -> Option<&'static str> {
+    Some(match leaf {
+        "self_attn.q_norm.weight" => "attn_q_norm.weight",
+        "self_attn.k_norm.weight" => "attn_k_norm.weight",
+        "post_attention_layernorm.weight" => "post_attention_norm.weight",
+        "pre_feedforward_layernorm.weight" => "ffn_norm.weight",
+        "post_feedforward_layernorm.weight" => "post_ffw_norm.weight",
+        _ => return standard_layer_tensor(leaf),
+    })
+}
+
+/// Local (sliding-window) layers with their own RoPE base, a global layer every few layers,
+/// and soft caps. llama.cpp's defaults apply when the keys are absent, as in the GGUFs we ship.
+fn gguf_config(g: &GgufFile, cfg: &mut ModelConfig) -> Result<()> {
+    let key = |k: &str| format!("gemma3.{k}");
+    cfg.rope_local_theta = g.get_opt_f32(&key("rope.local.freq_base"))?.unwrap_or(10_000.0);
+    cfg.sliding_window = Some(g.get_opt_u32(&key("attention.sliding_window"))?.unwrap_or(512) as usize);
+    let pattern = g.get_opt_u32(&key("attention.sliding_window_pattern"))?.unwrap_or(6) as usize;
+    cfg.layer_is_local = (0..cfg.n_layers).map(|i| (i + 1) % pattern.max(1) != 0).collect();
+    cfg.attn_softcap = g.get_opt_f32(&key("attn_logit_softcapping"))?;
+    cfg.final_softcap = g.get_opt_f32(&key("final_logit_softcapping"))?;
+    Ok(())
+}
+
+fn hf_config(hf: &HfConfig, cfg: &mut ModelConfig) -> Result<()> {
+    cfg.tie_embeddings = hf.opt_bool("tie_word_embeddings").unwrap_or(true);
+    cfg.rope_local_theta = hf
+        .rope(
+            "sliding_attention",
+            hf.opt_f32("rope_local_base_freq").unwrap_or(10_000.0),
+        )
+        .0;
+    cfg.sliding_window = hf.opt_usize("sliding_window");
+    cfg.layer_is_local = match hf.get("layer_types").and_then(|t| t.as_array()) {
+        Some(types) => {
+            if types.len() != cfg.n_layers {
+                return Err(hf.bad(format!(
+                    "layer_types has {} entries for {} layers",
+                    types.len(),
+                    cfg.n_layers
+                )));
+            }
+            types.iter().map(|t| t.as_str() == Some("sliding_attention")).collect()
+        }
+        None => {
+            let pattern = hf.opt_usize("sliding_window_pattern").unwrap_or(6);
+            (0..cfg.n_layers).map(|i| (i + 1) % pattern.max(1) != 0).collect()
+        }
+    };
+    Ok(())
+}
 
 /// One Gemma 3 block with its four norms.
 #[derive(Clone, Debug)]
@@ -33,10 +104,19 @@ impl<B: Backend> Block<B> {
         let norm = |leaf: &str| RmsNorm::load(w, &format!("{p}.{leaf}.weight"), cfg.d_model, cfg.rms_eps, device);
         Ok(Block {
             input_layernorm: norm("input_layernorm")?,
-            self_attn: SelfAttention::load(w, &p, cfg, true, device)?,
+            self_attn: SelfAttention::load(
+                w,
+                &p,
+                cfg,
+                AttentionOptions {
+                    qk_norm: true,
+                    qkv_bias: false,
+                },
+                device,
+            )?,
             post_attention_layernorm: norm("post_attention_layernorm")?,
             pre_feedforward_layernorm: norm("pre_feedforward_layernorm")?,
-            mlp: GatedMlp::load(w, &p, cfg, true, device)?,
+            mlp: GatedMlp::load(w, &p, cfg, Activation::GeluTanh, device)?,
             post_feedforward_layernorm: norm("post_feedforward_layernorm")?,
             is_local: cfg.layer_is_local[i],
         })
@@ -78,9 +158,10 @@ impl<B: Backend> Gemma3<B> {
             final_softcap: cfg.final_softcap,
         })
     }
+}
 
-    /// Runs the blocks over `tokens` `[b, s]` and returns the final-normed hidden states.
-    pub fn forward(
+impl<B: Backend> Decoder<B> for Gemma3<B> {
+    fn forward(
         &self,
         tokens: Tensor<B, 2, Int>,
         ctx: &HookCtx,
@@ -129,8 +210,8 @@ impl<B: Backend> Gemma3<B> {
         hook(hooks, HookPoint::FinalNorm, self.norm.forward(x), ctx)
     }
 
-    /// Logits `[b, s, vocab]` from final-normed hidden states, soft-capped if configured.
-    pub fn unembed(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+    /// Soft-capped if configured.
+    fn unembed(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
         let logits = self.lm_head.forward(h);
         match self.final_softcap {
             Some(cap) => (logits / cap).tanh() * cap,

@@ -33,7 +33,7 @@ pub fn upload<B: Backend, const D: usize>(
     Ok(Tensor::from_data(TensorData::new(t.data, expect), device))
 }
 
-/// A bias-free linear map `y = x W^T`, with `W` kept in PyTorch's `[out, in]` layout.
+/// A linear map `y = x W^T (+ b)`, with `W` kept in PyTorch's `[out, in]` layout.
 ///
 /// Large inputs (prefill, batched forward) are one matmul, which burn-flex's `gemm`
 /// parallelises itself (it packs the weight, so its layout does not matter there). Small
@@ -47,6 +47,8 @@ pub struct Linear<B: Backend> {
     /// `[out, in]`. To change the weight, build a new `Linear`: one loaded from GGUF also
     /// keeps the original blocks for decoding, which an edit here would not reach.
     pub weight: Tensor<B, 2>,
+    /// `[out]`, added to every output row (Qwen2's query, key and value projections).
+    pub bias: Option<Tensor<B, 1>>,
     /// Output ranges computed in parallel for small inputs; empty when not splitting.
     split: Vec<Range<usize>>,
     /// The weight in its GGUF blocks (CPU only), for products with a few rows: decoding reads
@@ -72,6 +74,12 @@ impl<B: Backend> Linear<B> {
             )));
         }
         Ok(Self::from_out_in(t.data, d_out, d_in, device).with_blocks(w.quantized(name)))
+    }
+
+    /// Adds the bias `name` (`[out]`) to every output.
+    pub fn with_bias(mut self, w: &dyn WeightSource, name: &str, device: &B::Device) -> Result<Self> {
+        self.bias = Some(upload(w.load(name)?, [self.d_out()], name, device)?);
+        Ok(self)
     }
 
     /// Keeps `blocks`, the same weight in its GGUF blocks, for products with a few rows on
@@ -100,6 +108,7 @@ impl<B: Backend> Linear<B> {
         };
         Linear {
             weight,
+            bias: None,
             split,
             blocks: None,
         }
@@ -112,6 +121,15 @@ impl<B: Backend> Linear<B> {
 
     /// Applies the map to `[rows, in]`.
     pub fn forward_2d(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let y = self.product(x);
+        match &self.bias {
+            Some(b) => y + b.clone().unsqueeze::<2>(),
+            None => y,
+        }
+    }
+
+    /// `x W^T`, by whichever route is fastest for `x`'s shape and the device.
+    fn product(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let [rows, d_in] = x.dims();
         if let Some(q) = self.blocks.as_ref().filter(|_| rows <= BLOCK_ROWS) {
             let device = x.device();
@@ -485,8 +503,17 @@ pub fn gelu_tanh<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     x * ((inner.tanh() + 1.0f32) * 0.5f32)
 }
 
-/// Self-attention with grouped-query heads, RoPE, an optional per-head RMSNorm on queries
-/// and keys (Gemma 3), and the `attn.hook_z` / `attn.hook_pattern` hook points.
+/// What an architecture's attention has beyond Llama's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AttentionOptions {
+    /// A per-head RMSNorm on queries and keys (Gemma 3).
+    pub qk_norm: bool,
+    /// Biases on the query, key and value projections (Qwen2).
+    pub qkv_bias: bool,
+}
+
+/// Self-attention with grouped-query heads, RoPE, optional per-head RMSNorms on queries and
+/// keys, optional projection biases, and the `attn.hook_z` / `attn.hook_pattern` hook points.
 #[derive(Clone, Debug)]
 pub struct SelfAttention<B: Backend> {
     /// Query projection `[d_model, heads*d_head]`.
@@ -512,24 +539,31 @@ pub struct SelfAttention<B: Backend> {
 }
 
 impl<B: Backend> SelfAttention<B> {
-    /// Loads `{prefix}.self_attn.*` for a model with config `cfg`; `qk_norm` adds Gemma's norms.
+    /// Loads `{prefix}.self_attn.*` for a model with config `cfg`.
     pub fn load(
         w: &dyn WeightSource,
         prefix: &str,
         cfg: &super::ModelConfig,
-        qk_norm: bool,
+        opts: AttentionOptions,
         device: &B::Device,
     ) -> Result<Self> {
         let (d, hd) = (cfg.d_model, cfg.d_head);
         let p = |leaf: &str| format!("{prefix}.self_attn.{leaf}.weight");
         let norm = |leaf: &str| RmsNorm::load(w, &p(leaf), hd, cfg.rms_eps, device);
+        let input_proj = |leaf: &str, d_out: usize| {
+            let l = Linear::load(w, &p(leaf), d, d_out, device)?;
+            match opts.qkv_bias {
+                true => l.with_bias(w, &format!("{prefix}.self_attn.{leaf}.bias"), device),
+                false => Ok(l),
+            }
+        };
         Ok(SelfAttention {
-            q_proj: Linear::load(w, &p("q_proj"), d, cfg.n_heads * hd, device)?,
-            k_proj: Linear::load(w, &p("k_proj"), d, cfg.n_kv_heads * hd, device)?,
-            v_proj: Linear::load(w, &p("v_proj"), d, cfg.n_kv_heads * hd, device)?,
+            q_proj: input_proj("q_proj", cfg.n_heads * hd)?,
+            k_proj: input_proj("k_proj", cfg.n_kv_heads * hd)?,
+            v_proj: input_proj("v_proj", cfg.n_kv_heads * hd)?,
             o_proj: Linear::load(w, &p("o_proj"), cfg.n_heads * hd, d, device)?,
-            q_norm: if qk_norm { Some(norm("q_norm")?) } else { None },
-            k_norm: if qk_norm { Some(norm("k_norm")?) } else { None },
+            q_norm: if opts.qk_norm { Some(norm("q_norm")?) } else { None },
+            k_norm: if opts.qk_norm { Some(norm("k_norm")?) } else { None },
             n_heads: cfg.n_heads,
             n_kv_heads: cfg.n_kv_heads,
             scale: cfg.query_pre_attn_scalar.powf(-0.5),
@@ -606,6 +640,15 @@ impl<B: Backend> SelfAttention<B> {
     }
 }
 
+/// The gate's activation in a [`GatedMlp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// SiLU (SwiGLU): Llama, Qwen2.
+    Silu,
+    /// GELU with the tanh approximation: Gemma.
+    GeluTanh,
+}
+
 /// A gated MLP, `down(act(gate(x)) * up(x))`: SwiGLU for Llama, GELU-tanh for Gemma.
 #[derive(Clone, Debug)]
 pub struct GatedMlp<B: Backend> {
@@ -615,8 +658,8 @@ pub struct GatedMlp<B: Backend> {
     pub up_proj: Linear<B>,
     /// `[d_ff, d_model]`
     pub down_proj: Linear<B>,
-    /// SiLU when false, GELU-tanh when true.
-    pub gelu: bool,
+    /// The gate's activation.
+    pub activation: Activation,
 }
 
 impl<B: Backend> GatedMlp<B> {
@@ -625,7 +668,7 @@ impl<B: Backend> GatedMlp<B> {
         w: &dyn WeightSource,
         prefix: &str,
         cfg: &super::ModelConfig,
-        gelu: bool,
+        activation: Activation,
         device: &B::Device,
     ) -> Result<Self> {
         let p = |leaf: &str| format!("{prefix}.mlp.{leaf}.weight");
@@ -633,7 +676,7 @@ impl<B: Backend> GatedMlp<B> {
             gate_proj: Linear::load(w, &p("gate_proj"), cfg.d_model, cfg.d_ff, device)?,
             up_proj: Linear::load(w, &p("up_proj"), cfg.d_model, cfg.d_ff, device)?,
             down_proj: Linear::load(w, &p("down_proj"), cfg.d_ff, cfg.d_model, device)?,
-            gelu,
+            activation,
         })
     }
 
@@ -649,8 +692,10 @@ impl<B: Backend> GatedMlp<B> {
             let hidden = if is_cpu::<B>() {
                 let up = up.into_data().convert::<f32>();
                 let up = up.as_slice::<f32>().expect("converted to f32");
-                on_host(gate, |g| cpu_kernels::gated_activation(g, up, self.gelu))
-            } else if self.gelu {
+                on_host(gate, |g| {
+                    cpu_kernels::gated_activation(g, up, self.activation == Activation::GeluTanh)
+                })
+            } else if self.activation == Activation::GeluTanh {
                 gelu_tanh(gate) * up
             } else {
                 burn::tensor::activation::silu(gate) * up

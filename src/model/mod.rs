@@ -1,16 +1,20 @@
 //! The model-hosting core: load a real transformer from GGUF or a Hugging Face checkpoint
 //! and run it, with hooks, on batches of prompts.
 //!
+//! - [`arch`]: the registry of architectures and what each one's files look like;
 //! - [`config`]: hyper-parameters from GGUF metadata or `config.json`;
 //! - [`weights`]: tensors by Hugging Face name from either source;
 //! - [`layers`]: shared building blocks (norms, RoPE, attention, KV cache);
-//! - [`llama`], [`gemma3`]: one file per architecture, a forward pass that reads top to bottom.
+//! - [`llama`], [`gemma3`], [`qwen2`]: one file per architecture, with its names and
+//!   conventions and a forward pass that reads top to bottom.
 
+pub mod arch;
 pub mod config;
 pub(crate) mod cpu_kernels;
 pub mod gemma3;
 pub mod layers;
 pub mod llama;
+pub mod qwen2;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +23,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use ndarray::Array2;
 
-pub use config::{Arch, ModelConfig};
+pub use arch::{Arch, Decoder};
+pub use config::ModelConfig;
 pub use layers::KvCache;
 
 use crate::error::{Error, Result};
@@ -28,15 +33,6 @@ use crate::hooks::{Hook, HookCtx};
 use crate::registry;
 use crate::tokenizer::Tokenizer;
 use weights::{GgufWeights, SafetensorsWeights, WeightSource};
-
-/// The network of one of the supported architectures.
-#[derive(Clone, Debug)]
-pub enum Net<B: Backend> {
-    /// Llama family.
-    Llama(llama::Llama<B>),
-    /// Gemma 3.
-    Gemma3(gemma3::Gemma3<B>),
-}
 
 /// Which logits a run should compute (the unembedding is the most expensive matmul, so
 /// activation harvesting skips it).
@@ -60,7 +56,7 @@ pub struct Model<B: Backend> {
     pub config: ModelConfig,
     /// The model's tokenizer and chat template.
     pub tokenizer: Tokenizer,
-    net: Net<B>,
+    net: Box<dyn Decoder<B>>,
     device: B::Device,
 }
 
@@ -129,7 +125,7 @@ impl<B: Backend> Model<B> {
         let config = ModelConfig::from_gguf(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
         let w = GgufWeights::new(&file, &config);
-        let net = Self::build(&config, &w, device)?;
+        let net = config.arch.load(&config, &w, device)?;
         Ok(Model {
             name: path.display().to_string(),
             source: path.to_path_buf(),
@@ -146,7 +142,7 @@ impl<B: Backend> Model<B> {
         let config = ModelConfig::from_hf_config(&dir.join("config.json"))?;
         let tokenizer = Tokenizer::from_hf_dir(dir)?;
         let w = SafetensorsWeights::open(dir, config.arch)?;
-        let net = Self::build(&config, &w, device)?;
+        let net = config.arch.load(&config, &w, device)?;
         Ok(Model {
             name: dir.display().to_string(),
             source: dir.to_path_buf(),
@@ -154,13 +150,6 @@ impl<B: Backend> Model<B> {
             tokenizer,
             net,
             device: device.clone(),
-        })
-    }
-
-    fn build(cfg: &ModelConfig, w: &dyn WeightSource, device: &B::Device) -> Result<Net<B>> {
-        Ok(match cfg.arch {
-            Arch::Llama => Net::Llama(llama::Llama::load(cfg, w, device)?),
-            Arch::Gemma3 => Net::Gemma3(gemma3::Gemma3::load(cfg, w, device)?),
         })
     }
 
@@ -185,20 +174,16 @@ impl<B: Backend> Model<B> {
                 self.name
             )));
         }
+        let longest = ctx.offset + ctx.len - ctx.pad_left.iter().copied().min().unwrap_or(0);
+        self.check_window(longest)?;
         let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
         let t = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [ctx.batch(), ctx.len]), &self.device);
-        Ok(match &self.net {
-            Net::Llama(m) => m.forward(t, ctx, cache, hooks),
-            Net::Gemma3(m) => m.forward(t, ctx, cache, hooks),
-        })
+        Ok(self.net.forward(t, ctx, cache, hooks))
     }
 
     /// Logits `[b, s, vocab]` from final-normed hidden states.
     pub fn unembed(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
-        match &self.net {
-            Net::Llama(m) => m.unembed(h),
-            Net::Gemma3(m) => m.unembed(h),
-        }
+        self.net.unembed(h)
     }
 
     /// Runs a batch of token sequences (left-padded together) through the model with `hooks`

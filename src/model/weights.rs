@@ -2,11 +2,12 @@
 //!
 //! Both sources answer to Hugging Face tensor names (`model.layers.3.self_attn.q_proj.weight`)
 //! and return f32 data in Hugging Face conventions, so the model files never see a format
-//! difference. The two conventions GGUF changes are undone here:
+//! difference. Each architecture's [`ArchSpec`](super::arch::ArchSpec) says how its GGUF
+//! tensors are named and which of two conventions its files differ in:
 //! - llama.cpp permutes the rows of Llama's Q and K projections for its interleaved RoPE; we
 //!   permute them back to the rotate-half layout Hugging Face uses.
 //! - Gemma's RMSNorm multiplies by `1 + w`; GGUF stores `1 + w`, Hugging Face stores `w`. We use
-//!   the stored multiplier (GGUF's convention) and add 1 to Hugging Face's norm weights.
+//!   the stored multiplier (GGUF's convention) and add the offset to Hugging Face's norm weights.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,25 +67,7 @@ impl<'a> GgufWeights<'a> {
         }
         let rest = hf.strip_prefix("model.layers.")?;
         let (layer, leaf) = rest.split_once('.')?;
-        let gemma = self.cfg.arch == Arch::Gemma3;
-        let g = match leaf {
-            "input_layernorm.weight" => "attn_norm.weight",
-            "self_attn.q_proj.weight" => "attn_q.weight",
-            "self_attn.k_proj.weight" => "attn_k.weight",
-            "self_attn.v_proj.weight" => "attn_v.weight",
-            "self_attn.o_proj.weight" => "attn_output.weight",
-            "self_attn.q_norm.weight" => "attn_q_norm.weight",
-            "self_attn.k_norm.weight" => "attn_k_norm.weight",
-            // Llama's "post attention" norm is the pre-MLP norm; Gemma has both.
-            "post_attention_layernorm.weight" if gemma => "post_attention_norm.weight",
-            "post_attention_layernorm.weight" => "ffn_norm.weight",
-            "pre_feedforward_layernorm.weight" => "ffn_norm.weight",
-            "post_feedforward_layernorm.weight" => "post_ffw_norm.weight",
-            "mlp.gate_proj.weight" => "ffn_gate.weight",
-            "mlp.up_proj.weight" => "ffn_up.weight",
-            "mlp.down_proj.weight" => "ffn_down.weight",
-            _ => return None,
-        };
+        let g = (self.cfg.arch.spec().gguf_layer_tensor)(leaf)?;
         Some(format!("blk.{layer}.{g}"))
     }
 }
@@ -129,10 +112,15 @@ impl WeightSource for GgufWeights<'_> {
 impl GgufWeights<'_> {
     /// Heads of a tensor whose rows llama.cpp permuted: Llama's Q and K projections.
     fn rope_heads(&self, name: &str) -> Option<usize> {
-        match self.cfg.arch {
-            Arch::Llama if name.ends_with("q_proj.weight") => Some(self.cfg.n_heads),
-            Arch::Llama if name.ends_with("k_proj.weight") => Some(self.cfg.n_kv_heads),
-            _ => None,
+        if !self.cfg.arch.spec().gguf_rope_permuted {
+            return None;
+        }
+        if name.ends_with("q_proj.weight") {
+            Some(self.cfg.n_heads)
+        } else if name.ends_with("k_proj.weight") {
+            Some(self.cfg.n_kv_heads)
+        } else {
+            None
         }
     }
 }
@@ -254,8 +242,9 @@ impl WeightSource for SafetensorsWeights {
             .tensor(&full)
             .map_err(|e| Error::bad_file(path, format!("{full}: {e}")))?;
         let mut data = tensor_to_f32(path, &full, &t)?;
-        if self.arch == Arch::Gemma3 && name.ends_with("norm.weight") {
-            data.iter_mut().for_each(|w| *w += 1.0);
+        let offset = self.arch.spec().hf_norm_offset;
+        if offset != 0.0 && name.ends_with("norm.weight") {
+            data.iter_mut().for_each(|w| *w += offset);
         }
         Ok(HostTensor {
             data,

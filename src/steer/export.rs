@@ -109,6 +109,7 @@ pub fn import_gguf(path: &Path) -> Result<SteeringVectors> {
         method: "gguf-import".into(),
         positions: String::new(),
         norms: out.layers.iter().map(|(l, v)| (*l, norm(v))).collect(),
+        gguf_layer_count: g.get_opt_u32("controlvector.layer_count")?.map(|n| n as usize),
         ..Default::default()
     };
     Ok(out)

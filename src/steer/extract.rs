@@ -235,6 +235,7 @@ pub fn extract<B: Backend>(
         norms: out.layers.iter().map(|(l, v)| (*l, norm(v))).collect(),
         resid_norms,
         stats: json!({"pairs": pairs, "per_layer": per_layer, "adjacent_layer_cosine": adjacent}),
+        gguf_layer_count: None,
     };
     Ok(out)
 }

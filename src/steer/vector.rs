@@ -31,6 +31,10 @@ pub struct SteerMeta {
     /// Extra per-method statistics (explained variance, sign agreement, cosines...).
     #[serde(default)]
     pub stats: serde_json::Value,
+    /// For vectors imported from a llama.cpp control vector: its `controlvector.layer_count`
+    /// (the model's blocks minus one), so that it can be exported again without the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gguf_layer_count: Option<usize>,
 }
 
 /// A set of per-layer steering vectors.

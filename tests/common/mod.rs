@@ -8,17 +8,22 @@ use std::sync::OnceLock;
 use mindlens::prelude::*;
 use mindlens::registry;
 
-/// The two real models the suite runs on.
+/// The two small real models most tests run on.
 pub const MODELS: [&str; 2] = ["smollm2-135m-instruct", "gemma3-270m"];
+
+/// The Qwen2 model in the suite (the 1.5B runs only in ignored tests).
+pub const QWEN: &str = "qwen2.5-coder-0.5b-instruct";
 
 /// Loads a registered model once per process. Returns `None` (and says so) when its weights
 /// are absent, unless `MINDLENS_REQUIRE_MODELS` is set, as CI sets it: then absence fails.
 pub fn model(name: &str) -> Option<&'static Model<Cpu>> {
     static SMOL: OnceLock<Option<Model<Cpu>>> = OnceLock::new();
     static GEMMA: OnceLock<Option<Model<Cpu>>> = OnceLock::new();
+    static QWEN05: OnceLock<Option<Model<Cpu>>> = OnceLock::new();
     let cell = match name {
         "smollm2-135m-instruct" => &SMOL,
         "gemma3-270m" => &GEMMA,
+        QWEN => &QWEN05,
         other => panic!("no test model {other}"),
     };
     cell.get_or_init(|| load(name, &Default::default())).as_ref()
