@@ -10,7 +10,9 @@
 //! JumpReLU train through gathered pairs only once their code is sparse, which takes about 150
 //! steps from initialisation. `MINDLENS_SAE_INIT=DIR` starts both implementations from the
 //! trained SAE in `DIR/{arch}` (SAELens layout), which times them at a trained SAE's sparsity. `MINDLENS_SAE_DEVICE=cuda` (with `--features cuda`) trains on the GPU and
-//! reports achieved TFLOP/s; the SAELens comparison then is skipped.
+//! reports achieved TFLOP/s; the SAELens comparison then is skipped. `MINDLENS_SAE_REPLICAS=N`
+//! trains data-parallel over N replicas of the device (each an equal share of every batch,
+//! gradients all-reduced); the SAELens comparison is then skipped too.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,7 +20,7 @@ use std::process::Command;
 use burn::tensor::backend::AutodiffBackend;
 use mindlens::harvest::ActivationStore;
 use mindlens::hooks::HookPoint;
-use mindlens::sae::train::{train, RunControl, TrainOptions};
+use mindlens::sae::train::{train_on, RunControl, TrainOptions};
 use mindlens::sae::{planted_features, Arch};
 use ndarray::Array2;
 
@@ -63,6 +65,10 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
         .parse()
         .expect("MINDLENS_SAE_WARMUP is a number");
     let k: usize = env("MINDLENS_SAE_K", "32").parse().expect("MINDLENS_SAE_K is a number");
+    let replicas: usize = env("MINDLENS_SAE_REPLICAS", "1")
+        .parse()
+        .expect("MINDLENS_SAE_REPLICAS is a number");
+    let devices = vec![device.clone(); replicas.max(1)];
     let expansion = 16usize;
     let init = std::env::var("MINDLENS_SAE_INIT").ok().map(std::path::PathBuf::from);
     let acts_path = match std::env::var("MINDLENS_SAE_ACTS") {
@@ -94,7 +100,7 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
                 ..Default::default()
             };
             let out = dir.path().join(format!("{}-{i}", arch.name()));
-            let s = train::<B>(
+            let s = train_on::<B>(
                 &store,
                 HookPoint::ResidPost(0),
                 &out,
@@ -103,7 +109,7 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
                     force: true,
                     ..Default::default()
                 },
-                device,
+                &devices,
             )
             .expect("train");
             secs.push((s.seconds, s.last.clone()));
@@ -113,13 +119,13 @@ fn run<B: AutodiffBackend>(device_name: &str, device: &B::Device) {
         let d_sae = expansion * x.ncols();
         println!(
             "{}",
-            serde_json::json!({"peer": "mindlens", "device": device_name, "arch": arch.name(), "d_in": x.ncols(),
+            serde_json::json!({"peer": "mindlens", "device": device_name, "replicas": devices.len(), "arch": arch.name(), "d_in": x.ncols(),
                 "d_sae": d_sae, "k": k, "batch": batch, "warmup": warmup, "steps": steps, "init": init.as_ref().map(|d| d.join(arch.name())), "seconds": timed, "tokens_per_s": tokens_per_s,
                 "tflops": tokens_per_s * flops_per_vector(arch, x.ncols(), d_sae, k) / 1e12,
                 "threads": rayon::current_num_threads(), "last": secs[2].1})
         );
-        if device_name != "cpu" {
-            continue; // the SAELens script runs on the CPU only
+        if device_name != "cpu" || devices.len() > 1 {
+            continue; // the SAELens script runs on the CPU, on one device
         }
         let py = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
         if py.exists() {

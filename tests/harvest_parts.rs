@@ -326,3 +326,25 @@ fn a_slurm_job_array_and_its_merge_job_harvest_the_single_process_store() {
         );
     }
 }
+
+#[test]
+fn slurm_harvest_writes_the_scripts_and_says_so_where_sbatch_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    write_data(&p("d.jsonl"), 10);
+    let mut a = args(&p("d.jsonl"), &p("store"), "last", &["--parts", "3", "--submit"]);
+    a.insert(0, "slurm".into());
+    let o = Command::new(env!("CARGO_BIN_EXE_mindlens"))
+        .args(&a)
+        .env("PATH", "")
+        .output()
+        .unwrap();
+    let e = err(o);
+    assert!(e.contains("sbatch") && e.contains("harvest.sbatch"), "{e}");
+    let script = std::fs::read_to_string(p("store.slurm/harvest.sbatch")).unwrap();
+    assert!(script.contains("#SBATCH --array=0-2") && script.contains("--part \"$SLURM_ARRAY_TASK_ID/3\""));
+    assert!(
+        script.contains(&p("d.jsonl").display().to_string()),
+        "absolute data path: {script}"
+    );
+}

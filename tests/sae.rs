@@ -9,12 +9,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, mindlens, model};
+use common::{fixture, max_abs, max_diff, mindlens, model};
 use mindlens::harvest::ActivationStore;
 use mindlens::prelude::*;
 use mindlens::sae::eval::evaluate;
 use mindlens::sae::saelens::{self, SaeOrigin};
-use mindlens::sae::train::{train, RunControl, TrainOptions};
+use mindlens::sae::train::{train, train_on, RunControl, TrainOptions};
 use mindlens::sae::{planted_features, Arch, Sae};
 use ndarray::{Array1, Array2};
 
@@ -311,4 +311,78 @@ fn killed_training_resumes_to_the_same_weights() {
             .count()
     };
     assert_eq!(lines(&whole), lines(&cut), "metrics log has no lost or repeated steps");
+}
+
+/// Data-parallel training over two replicas (burn-collective's all-reduce, on the CPU
+/// backend) takes the steps of one device training on the combined batch: after 50 steps the
+/// weights agree to float tolerance, for TopK and for ReLU + L1.
+#[test]
+fn two_replicas_train_the_weights_of_one_device_on_the_combined_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (x, _) = planted_features(50 * 256, 64, 128, 0.03, 0.02, 11);
+    let store = ActivationStore::from_array(
+        &tmp.path().join("store"),
+        "synthetic",
+        HookPoint::ResidPost(0),
+        &x,
+        4096,
+    )
+    .unwrap();
+    let cpu = burn::backend::flex::FlexDevice;
+    for arch in [Arch::TopK, Arch::ReluL1] {
+        let opts = TrainOptions {
+            arch,
+            expansion: 4,
+            k: 8,
+            batch: 256,
+            tokens: 50 * 256,
+            checkpoint_every: 1000,
+            ..Default::default()
+        };
+        let run = |name: &str, devices: &[_]| {
+            let out = tmp.path().join(format!("{}-{name}", arch.name()));
+            let s = train_on::<Ad>(
+                &store,
+                HookPoint::ResidPost(0),
+                &out,
+                &opts,
+                RunControl::default(),
+                devices,
+            )
+            .unwrap();
+            assert_eq!((s.steps, s.tokens, s.devices), (50, 50 * 256, devices.len()), "{name}");
+            saelens::load(&out).unwrap().0
+        };
+        let one = run("one", &[cpu]);
+        let two = run("two", &[cpu, cpu]);
+        let close = |what: &str, a: &[f32], b: &[f32]| {
+            let err = max_diff(a, b);
+            assert!(
+                err <= 1e-4 * max_abs(a).max(1e-3),
+                "{arch:?} {what}: max difference {err}"
+            );
+        };
+        close("w_enc", one.w_enc.as_slice().unwrap(), two.w_enc.as_slice().unwrap());
+        close("w_dec", one.w_dec.as_slice().unwrap(), two.w_dec.as_slice().unwrap());
+        close("b_enc", one.b_enc.as_slice().unwrap(), two.b_enc.as_slice().unwrap());
+        close("b_dec", one.b_dec.as_slice().unwrap(), two.b_dec.as_slice().unwrap());
+    }
+
+    // A batch that does not split evenly is refused.
+    let opts = TrainOptions {
+        batch: 255,
+        tokens: 255,
+        ..Default::default()
+    };
+    let err = train_on::<Ad>(
+        &store,
+        HookPoint::ResidPost(0),
+        &tmp.path().join("odd"),
+        &opts,
+        RunControl::default(),
+        &[cpu, cpu],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("255") && err.contains("2 devices"), "{err}");
 }

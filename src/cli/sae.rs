@@ -15,7 +15,7 @@ use crate::prompts::{read_jsonl, PromptRow};
 use crate::sae::corpus::{build_corpus, read_corpus_file, CorpusOptions};
 use crate::sae::inspect::{markdown_report, top_contexts};
 use crate::sae::splice::{SaeEdit, SaeSplice};
-use crate::sae::train::{train, BDecInit, RunControl, TrainOptions};
+use crate::sae::train::{train_on, BDecInit, RunControl, TrainOptions};
 use crate::sae::{eval, saelens, Arch};
 
 #[derive(Subcommand, Debug)]
@@ -86,6 +86,40 @@ pub(super) struct TrainArgs {
     /// Backend.
     #[arg(long, value_enum, default_value_t = crate::backend::DeviceKind::Cpu)]
     device: crate::backend::DeviceKind,
+    /// Train data-parallel: a count N (devices 0..N-1 of the backend; on the CPU, N replicas
+    /// sharing it) or a list of device indices (`0,1`; `0,0` puts two replicas on one GPU).
+    /// Each takes an equal share of every batch; gradients are averaged by all-reduce.
+    #[arg(long, default_value = "1")]
+    devices: String,
+}
+
+/// The devices of `--devices`: indices of `B`'s devices, from a count or a list.
+fn device_list<B: burn::tensor::backend::Backend>(spec: &str, first: &B::Device) -> Result<Vec<B::Device>> {
+    use burn::tensor::backend::Device;
+    let bad = || {
+        Error::Invalid(format!(
+            "--devices {spec:?}: expected a count (2) or a list of indices (0,1)"
+        ))
+    };
+    let indices: Vec<u16> = if spec.contains(',') {
+        spec.split(',')
+            .map(|i| i.trim().parse().map_err(|_| bad()))
+            .collect::<Result<_>>()?
+    } else {
+        let n: u16 = spec.trim().parse().map_err(|_| bad())?;
+        (0..n).collect()
+    };
+    if indices.is_empty() {
+        return Err(bad());
+    }
+    Ok(indices
+        .into_iter()
+        .map(|i| {
+            let mut id = first.to_id();
+            id.index_id = i;
+            B::Device::from_id(id)
+        })
+        .collect())
 }
 
 #[derive(Args, Debug)]
@@ -226,7 +260,7 @@ pub(super) fn sae(action: SaeAction) -> Result<()> {
                 init: a.init.clone(),
                 ..defaults
             };
-            let s = train::<burn::backend::Autodiff<B>>(
+            let s = train_on::<burn::backend::Autodiff<B>>(
                 &store,
                 hook,
                 &a.out,
@@ -236,7 +270,7 @@ pub(super) fn sae(action: SaeAction) -> Result<()> {
                     force: a.force,
                     progress: true,
                 },
-                &dev,
+                &device_list::<B>(&a.devices, &dev)?,
             )?;
             eprintln!(
                 "trained {} steps, {} vectors, {:.0} vectors/s; saved to {}",

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod autoencoder;
+mod collective;
 pub mod corpus;
 pub mod eval;
 pub mod inspect;

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::autoencoder::{keep_top_k, Arch, Sae};
+use super::collective::Peer;
 use super::saelens::{self, read_safetensors_with_metadata, write_safetensors, SaeOrigin};
 use super::sparse_step::{self, Batch, Pairs, Weights};
 use crate::backend::is_cpu;
@@ -120,6 +121,10 @@ impl Default for TrainOptions {
     }
 }
 
+fn one() -> usize {
+    1
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainSummary {
@@ -137,6 +142,9 @@ pub struct TrainSummary {
     pub scale: f32,
     /// The last logged metrics.
     pub last: serde_json::Value,
+    /// Data-parallel replicas this invocation trained on (1: one device).
+    #[serde(default = "one")]
+    pub devices: usize,
 }
 
 /// Where files go inside an SAE output directory.
@@ -188,6 +196,19 @@ struct State<I: Backend> {
     counters: Counters,
 }
 
+impl<I: Backend> State<I> {
+    /// A copy on `device`.
+    fn to_device(&self, device: &I::Device) -> Self {
+        let copy = |ts: &[Tensor<I, 2>]| ts.iter().map(|t| t.clone().to_device(device)).collect();
+        State {
+            params: copy(&self.params),
+            m: copy(&self.m),
+            v: copy(&self.v),
+            counters: self.counters.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Counters {
     step: usize,
@@ -226,6 +247,37 @@ pub fn train<B: AutodiffBackend>(
     run: RunControl,
     device: &B::Device,
 ) -> Result<TrainSummary> {
+    train_on::<B>(store, hook, out, opts, run, std::slice::from_ref(device))
+}
+
+/// [`train`], data-parallel over `devices` (one replica each, on a thread of its own): every
+/// batch is cut into one equal share per device, each replica computes its share's
+/// gradients, burn-collective's all-reduce averages them, and every replica applies the same
+/// update. The same device may be listed twice (two replicas on one GPU, or on the CPU).
+pub fn train_on<B: AutodiffBackend>(
+    store: &ActivationStore,
+    hook: HookPoint,
+    out: &Path,
+    opts: &TrainOptions,
+    run: RunControl,
+    devices: &[B::Device],
+) -> Result<TrainSummary> {
+    let Some(device) = devices.first() else {
+        return Err(Error::Invalid("no device to train on".into()));
+    };
+    if devices.len() > 1 && opts.batch % devices.len() != 0 {
+        return Err(Error::Invalid(format!(
+            "--batch {} does not split evenly over {} devices",
+            opts.batch,
+            devices.len()
+        )));
+    }
+    if devices.len() > 1 && opts.arch == Arch::BatchTopK {
+        // Its threshold is a statistic of the whole batch, which no replica sees.
+        return Err(Error::Invalid(
+            "batchtopk cannot train data-parallel: its threshold is taken over the whole batch".into(),
+        ));
+    }
     crate::alloc::retain_freed_pages();
     let RunControl {
         resume,
@@ -273,12 +325,25 @@ pub fn train<B: AutodiffBackend>(
     let resumed_from_step = (state.counters.step > 0).then_some(state.counters.step);
     let total_steps = total_steps(store, opts);
     truncate_metrics(&paths.metrics(), state.counters.step)?;
+    // Replica 0 holds the state that is checkpointed and exported; the others copy it.
+    let mut replicas: Vec<Trainer<B>> = devices[1..]
+        .iter()
+        .map(|d| Trainer::<B> {
+            opts,
+            state: state.to_device(d),
+            d_in,
+            d_sae,
+            device: d.clone(),
+            peer: None,
+        })
+        .collect();
     let mut trainer = Trainer::<B> {
         opts,
         state,
         d_in,
         d_sae,
         device: device.clone(),
+        peer: None,
     };
 
     let bar = if progress {
@@ -308,7 +373,11 @@ pub fn train<B: AutodiffBackend>(
         let chunks = store.chunks(hook, opts.batch, order)?.skip(c.chunk_in_epoch);
         for chunk in chunks {
             let chunk = chunk?;
-            let m = trainer.step(chunk, total_steps)?;
+            let m = if replicas.is_empty() {
+                trainer.step(chunk, total_steps)?
+            } else {
+                parallel_step(&mut trainer, &mut replicas, &chunk, total_steps)?
+            };
             let c = &trainer.state.counters;
             if c.step % opts.log_every == 0 || c.step == total_steps {
                 last = m;
@@ -333,6 +402,12 @@ pub fn train<B: AutodiffBackend>(
         trainer.state.counters.chunk_in_epoch = 0;
     }
     bar.finish_and_clear();
+    if !replicas.is_empty() {
+        for_each_replica(&mut trainer, &mut replicas, |_, t| match t.peer.take() {
+            Some(p) => p.finish::<B::InnerBackend>(),
+            None => Ok(()),
+        })?;
+    }
 
     let sae = trainer.export()?;
     let origin = SaeOrigin {
@@ -350,6 +425,7 @@ pub fn train<B: AutodiffBackend>(
         resumed_from_step,
         scale: trainer.state.counters.scale,
         last,
+        devices: devices.len(),
     };
     saelens::save(&sae, &origin, out)?;
     crate::artifact::write_json(
@@ -554,6 +630,48 @@ struct Trainer<'a, B: AutodiffBackend> {
     d_in: usize,
     d_sae: usize,
     device: B::Device,
+    /// This replica's place in data-parallel training.
+    peer: Option<Peer>,
+}
+
+/// Runs `f` on every replica at once, each on a thread of its own (collective operations
+/// block until every replica has called them), and returns replica 0's result.
+fn for_each_replica<B: AutodiffBackend, T: Send>(
+    first: &mut Trainer<'_, B>,
+    rest: &mut [Trainer<'_, B>],
+    f: impl Fn(usize, &mut Trainer<'_, B>) -> Result<T> + Sync,
+) -> Result<T> {
+    std::thread::scope(|scope| {
+        let f = &f;
+        let others: Vec<_> = rest
+            .iter_mut()
+            .enumerate()
+            .map(|(i, t)| scope.spawn(move || f(i + 1, t)))
+            .collect();
+        let mine = f(0, first);
+        for h in others {
+            h.join().expect("a replica does not panic")?;
+        }
+        mine
+    })
+}
+
+/// One data-parallel step: replica `i` trains on the `i`-th equal share of `chunk`'s rows.
+fn parallel_step<B: AutodiffBackend>(
+    first: &mut Trainer<'_, B>,
+    rest: &mut [Trainer<'_, B>],
+    chunk: &Array2<f32>,
+    total: usize,
+) -> Result<serde_json::Value> {
+    let n = rest.len() + 1;
+    let share = chunk.nrows() / n;
+    for_each_replica(first, rest, |i, t| {
+        if t.peer.is_none() {
+            t.peer = Some(Peer::register::<B::InnerBackend>(i, n, &t.device)?);
+        }
+        let rows = chunk.slice(ndarray::s![i * share..(i + 1) * share, ..]).to_owned();
+        t.step(rows, total)
+    })
 }
 
 impl<B: AutodiffBackend> Trainer<'_, B> {
@@ -599,7 +717,15 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
             .iter()
             .map(|&s| s as u64 * o.batch as u64 >= o.dead_tokens)
             .collect();
-        let out = self.gradients(&x, sparsity_coeff, &dead, None);
+        let mut out = self.gradients(&x, sparsity_coeff, &dead, None);
+        let local_rows = rows;
+        let rows = match &self.peer {
+            Some(peer) => {
+                out = self.average(peer, out)?;
+                rows * peer.count
+            }
+            None => rows,
+        };
         let g = out.grads;
 
         // Metrics from the forward pass, before the update.
@@ -643,12 +769,37 @@ impl<B: AutodiffBackend> Trainer<'_, B> {
             "tokens": c.tokens,
             "lr": lr,
             "mse": out.mse,
-            "fvu": out.mse * rows as f64 / variance.max(1e-12),
+            "fvu": out.mse * local_rows as f64 / variance.max(1e-12),
             "l0": l0,
             "sparsity_loss": out.sparsity,
             "aux_loss": out.aux,
             "dead_fraction": dead_now as f64 / self.d_sae as f64,
         }))
+    }
+
+    /// A replica's gradients and loss terms averaged over all replicas, and the rows each
+    /// latent fired in summed, so that every replica takes the same step as one device would
+    /// on the whole batch (every loss term is a mean over rows, and the shares are equal).
+    fn average(&self, peer: &Peer, out: StepGrads<B>) -> Result<StepGrads<B>> {
+        let grads = out
+            .grads
+            .into_iter()
+            .map(|g| g.map(|g| peer.mean(g)).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let device = &self.device;
+        let fired = Tensor::<B::InnerBackend, 1>::from_data(TensorData::new(out.fired, [self.d_sae]), device);
+        let fired = to_host(peer.sum(fired)?);
+        let terms = [out.mse, out.sparsity.unwrap_or(0.0), out.aux.unwrap_or(0.0)].map(|v| v as f32);
+        let terms = Tensor::<B::InnerBackend, 1>::from_data(TensorData::new(terms.to_vec(), [3]), device);
+        let terms = to_host(peer.mean(terms)?);
+        Ok(StepGrads {
+            grads,
+            mse: terms[0] as f64,
+            sparsity: out.sparsity.map(|_| terms[1] as f64),
+            aux: out.aux.map(|_| terms[2] as f64),
+            fired,
+            batch_threshold: out.batch_threshold,
+        })
     }
 
     /// Adam's bias corrections `1 - β^t` for the step about to be taken.
@@ -1198,6 +1349,7 @@ mod tests {
             d_in,
             d_sae,
             device,
+            peer: None,
         };
         (trainer, x)
     }
