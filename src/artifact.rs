@@ -71,6 +71,58 @@ pub fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
     })
 }
 
+/// Writes text atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, |f| {
+        use std::io::Write;
+        f.write_all(text.as_bytes()).map_err(|e| e.to_string())
+    })
+}
+
+/// Writes one JSON object per line, atomically.
+pub fn write_jsonl<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut text = String::new();
+    for r in rows {
+        text.push_str(&serde_json::to_string(r).map_err(|e| Error::bad_file(path, e.to_string()))?);
+        text.push('\n');
+    }
+    write_text(path, &text)
+}
+
+/// Reads a JSON file as `T`; a bad file is an error naming it.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::bad_file(path, e.to_string()))
+}
+
+/// serde helpers for numbers that may be NaN (an undefined AUROC, a rate over no items).
+/// JSON has no NaN and serde_json writes it as `null`; these read `null` back as NaN, so a
+/// results file round-trips: `#[serde(deserialize_with = "crate::artifact::nan::f64")]`.
+pub mod nan {
+    use serde::{Deserialize, Deserializer};
+
+    /// A number, or NaN for `null`.
+    pub fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    /// A list of numbers, NaN for each `null`.
+    pub fn vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect())
+    }
+
+    /// A matrix of numbers, NaN for each `null`.
+    pub fn matrix<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
+        Ok(Vec::<Vec<Option<f64>>>::deserialize(d)?
+            .into_iter()
+            .map(|r| r.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+            .collect())
+    }
+}
+
 /// Reads a float32 vector (a 1-D `.npy`, or `[1, d]`), e.g. a steering vector.
 pub fn read_vector(path: &Path) -> Result<Vec<f32>> {
     if let Ok(v) = read_npy::<ndarray::Array1<f32>>(path) {

@@ -46,6 +46,11 @@ pub enum HookPoint {
 }
 
 impl HookPoint {
+    /// The hook template of residual-stream steering vectors (`{layer}` is each block).
+    pub const RESID_POST_TEMPLATE: &'static str = "blocks.{layer}.hook_resid_post";
+    /// The glob of every block's residual-stream output.
+    pub const RESID_POST_GLOB: &'static str = "blocks.*.hook_resid_post";
+
     /// The block index of a per-block point, `None` for `hook_embed` and `ln_final`.
     pub fn layer(&self) -> Option<usize> {
         match *self {

@@ -11,9 +11,7 @@ use mindlens::generate::SplitMix64;
 use mindlens::harvest::{harvest, ActivationStore, HarvestOptions, PositionSpec};
 use mindlens::hooks::HookPoint;
 use mindlens::probe::sweep::{evaluate_layer, sweep_units, SweepUnit};
-use mindlens::probe::{
-    load_probe, run_sweep, Control, FitOptions, Labels, LinearProbe, ProbeKind, SweepOptions, Target,
-};
+use mindlens::probe::{load_probe, Control, FitOptions, Labels, LinearProbe, ProbeKind, SweepOptions, Target};
 use ndarray::Array2;
 
 const SMOL: &str = "smollm2-135m-instruct";
@@ -147,17 +145,7 @@ fn smollm2_decodes_the_truth_of_capital_statements_at_middle_layers() {
     harvest(m, &data, &store_dir, &opts).unwrap();
     let store = ActivationStore::open(&store_dir).unwrap();
     let out = dir.path().join("sweep");
-    let r = run_sweep(
-        &store,
-        "blocks.*.hook_resid_post",
-        "label",
-        Some("country"),
-        None,
-        None,
-        SweepOptions::default(),
-        &out,
-    )
-    .unwrap();
+    let r = sweep_to(&store, "blocks.*.hook_resid_post", SweepOptions::default(), &out).unwrap();
     let middle = r
         .layers
         .iter()
@@ -254,17 +242,27 @@ fn per_head_sweeps_of_attn_z_draw_a_heatmap() {
         pcs: 0,
         ..Default::default()
     };
-    let r = run_sweep(
-        &store,
-        "blocks.*.attn.hook_z",
-        "label",
-        Some("country"),
-        None,
-        None,
-        sweep,
-        &dir.path().join("s"),
-    )
-    .unwrap();
+    let r = sweep_to(&store, "blocks.*.attn.hook_z", sweep, &dir.path().join("s")).unwrap();
     assert_eq!(r.layers.iter().filter(|l| l.head.is_some()).count(), 2 * 9);
     assert!(dir.path().join("s/head_heatmap.png").exists());
+}
+
+/// What `mindlens probe sweep` does, composed from the library's blocks: labels grouped by
+/// country, the sweep, the best unit's probe saved to `out/probe/`, results and figures.
+fn sweep_to(
+    store: &ActivationStore,
+    hook_glob: &str,
+    mut opts: SweepOptions,
+    out: &std::path::Path,
+) -> mindlens::Result<mindlens::probe::SweepResults> {
+    let labels = mindlens::probe::store_labels(store, "label", Some("country"), None, None, &mut opts)?;
+    let mut r = mindlens::probe::sweep_store(store, hook_glob, &labels, &opts, "label")?;
+    r.group = Some("country".into());
+    std::fs::create_dir_all(out).unwrap();
+    if let Some((probe, meta)) = mindlens::probe::fit_best(store, &mut r, &labels, &opts)? {
+        mindlens::probe::save_probe(&out.join("probe"), &probe, &meta)?;
+    }
+    mindlens::artifact::write_json(&out.join("results.json"), &r)?;
+    mindlens::probe::figures::sweep_figures(&r, out)?;
+    Ok(r)
 }

@@ -5,10 +5,14 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::{with_backend, ModelArgs};
+use crate::artifact::write_json;
 use crate::error::{Error, Result};
 use crate::harvest::ActivationStore;
 use crate::model::Model;
-use crate::probe::{apply, run_sweep, Control, FitOptions, ProbeKind, SweepOptions, SweepResults};
+use crate::probe::figures::sweep_figures;
+use crate::probe::{
+    apply, fit_best, save_probe, store_labels, sweep_store, Control, FitOptions, ProbeKind, SweepOptions, SweepResults,
+};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum ProbeAction {
@@ -119,7 +123,7 @@ pub(super) fn probe(action: ProbeAction) -> Result<()> {
             if a.folds < 2 {
                 return Err(Error::Invalid("--folds must be at least 2".into()));
             }
-            let opts = SweepOptions {
+            let mut opts = SweepOptions {
                 method: a.method,
                 folds: a.folds,
                 seed: a.seed,
@@ -130,16 +134,15 @@ pub(super) fn probe(action: ProbeAction) -> Result<()> {
                     ridge_alpha: a.ridge_alpha,
                 },
             };
-            let r = run_sweep(
-                &store,
-                &a.hook,
-                &a.label,
-                a.group.as_deref(),
-                holdout,
-                type_field,
-                opts,
-                &a.out,
-            )?;
+            let labels = store_labels(&store, &a.label, a.group.as_deref(), holdout, type_field, &mut opts)?;
+            let mut r = sweep_store(&store, &a.hook, &labels, &opts, &a.label)?;
+            r.group = a.group.clone();
+            std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+            if let Some((probe, meta)) = fit_best(&store, &mut r, &labels, &opts)? {
+                save_probe(&a.out.join("probe"), &probe, &meta)?;
+            }
+            write_json(&a.out.join("results.json"), &r)?;
+            sweep_figures(&r, &a.out)?;
             let best = &r.best;
             eprintln!(
                 "swept {} units of {} rows; best {} acc {:.3} (selectivity {:.3}); wrote {}",

@@ -11,6 +11,7 @@
 //! window is computed; a run killed at any moment resumes from the last recorded window.
 
 pub mod parts;
+pub mod rows;
 pub mod slurm;
 pub mod store;
 
@@ -38,6 +39,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 
 pub use parts::{merge, Part};
+pub use rows::harvest_rows;
 pub use store::{ActivationStore, ChunkOrder, DataRef, Shard, StoreManifest};
 
 use crate::artifact::{npy_header, write_json, write_npy, Dtype};

@@ -109,6 +109,87 @@ pub struct LineChart {
     pub y_range: Option<(f64, f64)>,
 }
 
+impl Series {
+    /// A plain coloured line.
+    pub fn line(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            label: label.into(),
+            points,
+            band: None,
+            reference: false,
+        }
+    }
+
+    /// The same line with a ±band around each point.
+    pub fn with_band(mut self, band: Vec<f64>) -> Self {
+        self.band = Some(band);
+        self
+    }
+}
+
+impl LineChart {
+    /// A chart of `series`, its y range fitted to the data.
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+        series: Vec<Series>,
+    ) -> Self {
+        LineChart {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series,
+            y_range: None,
+        }
+    }
+
+    /// Fixes the y range.
+    pub fn y_range(mut self, lo: f64, hi: f64) -> Self {
+        self.y_range = Some((lo, hi));
+        self
+    }
+
+    /// Adds a dashed horizontal reference line at `y` (chance, indifference) across the x
+    /// range of the series so far.
+    pub fn with_reference(mut self, label: impl Into<String>, y: f64) -> Self {
+        let xs = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+        let (lo, hi) = xs
+            .filter(|x| x.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
+        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+        self.series.push(Series {
+            label: label.into(),
+            points: vec![(lo, y), (hi, y)],
+            band: None,
+            reference: true,
+        });
+        self
+    }
+}
+
+impl Heatmap {
+    /// A heatmap of `values` with its colour range fitted to the data and indices as names.
+    pub fn new(
+        title: impl Into<String>,
+        row_label: impl Into<String>,
+        col_label: impl Into<String>,
+        values: Vec<Vec<f64>>,
+        value_label: impl Into<String>,
+    ) -> Self {
+        Heatmap {
+            title: title.into(),
+            row_label: row_label.into(),
+            col_label: col_label.into(),
+            values,
+            range: None,
+            value_label: value_label.into(),
+            row_names: None,
+            col_names: None,
+        }
+    }
+}
+
 /// A tick label with at most three decimals and no trailing zeros.
 fn short(v: f64) -> String {
     let s = format!("{v:.3}");

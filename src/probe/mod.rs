@@ -19,4 +19,4 @@ pub mod sweep;
 pub use artifact::{load_probe, save_probe, ProbeMeta};
 pub use linear::{FitOptions, LinearProbe, ProbeKind};
 pub use split::Control;
-pub use sweep::{run_sweep, sweep_store, Labels, SweepOptions, SweepResults, Target};
+pub use sweep::{fit_best, store_labels, sweep_store, Labels, SweepOptions, SweepResults, Target};

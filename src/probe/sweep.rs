@@ -50,6 +50,14 @@ fn field_text(v: &Value) -> String {
 }
 
 impl Labels {
+    /// The class index of every row; an error for continuous targets.
+    pub fn class_ids(&self) -> Result<&[usize]> {
+        match &self.target {
+            Target::Classes(y, _) => Ok(y),
+            Target::Values(_) => Err(Error::Invalid("these labels are values, not classes".into())),
+        }
+    }
+
     /// Reads labels from carried row fields. Classification labels may be strings, integers
     /// or booleans; `regression` reads numbers. Without a group field each row is its own
     /// group. `holdout` is `(field, value)`: rows whose field equals value form the test split.
@@ -515,19 +523,16 @@ pub fn sweep_store(
     sweep_units(units, labels, opts, label, hook_glob)
 }
 
-/// What `mindlens probe sweep` does: sweep a store, save the best layer's probe (refitted on
-/// every row) to `out/probe/`, write `out/results.json` and draw the figures.
-#[allow(clippy::too_many_arguments)]
-pub fn run_sweep(
+/// Labels of a store's rows (see [`Labels::from_rows`]) and the sweep's control: with a
+/// per-type control, `type_field` names each row's type.
+pub fn store_labels(
     store: &ActivationStore,
-    hook_glob: &str,
     label: &str,
     group: Option<&str>,
     holdout: Option<(&str, &str)>,
     type_field: Option<&str>,
-    mut opts: SweepOptions,
-    out: &std::path::Path,
-) -> Result<SweepResults> {
+    opts: &mut SweepOptions,
+) -> Result<Labels> {
     let rows = store.rows()?;
     let labels = Labels::from_rows(&rows, label, group, holdout, opts.method == ProbeKind::Ridge)?;
     if let (Some(Control::PerType(_)), Some(f)) = (&opts.control, type_field) {
@@ -542,39 +547,47 @@ pub fn run_sweep(
             .collect::<Result<Vec<_>>>()?;
         opts.control = Some(Control::PerType(types));
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let mut results = sweep_store(store, hook_glob, &labels, &opts, label)?;
-    results.group = group.map(str::to_string);
-    if let Some(best) = results
+    Ok(labels)
+}
+
+/// The probe of the sweep's best unit (by test accuracy) refitted on every row, with the
+/// metadata `save_probe` writes; adds the best unit's 2-D scatter to `results`. None when no
+/// unit has a finite accuracy.
+pub fn fit_best(
+    store: &ActivationStore,
+    results: &mut SweepResults,
+    labels: &Labels,
+    opts: &SweepOptions,
+) -> Result<Option<(LinearProbe, super::ProbeMeta)>> {
+    let Some(best) = results
         .layers
         .iter()
         .filter(|l| l.accuracy.is_finite())
         .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
-    {
-        let point: HookPoint = best.hook.parse()?;
-        let mut x = store.load(point)?.mapv(f64::from);
-        if let Some(h) = best.head {
-            let dh = store.manifest.model_config["d_head"].as_u64().unwrap_or(1) as usize;
-            x = x.slice(ndarray::s![.., h * dh..(h + 1) * dh]).to_owned();
-        }
-        results.scatter = scatter_data(x.view(), &labels, &best.hook);
-        let probe = match &labels.target {
-            Target::Classes(y, names) => LinearProbe::fit_classifier(opts.method, x.view(), y, names.len(), opts.fit)?,
-            Target::Values(v) => LinearProbe::fit_regression(x.view(), v, opts.fit)?,
-        };
-        let meta = super::ProbeMeta {
-            kind: opts.method,
-            hook: best.hook.clone(),
-            head: best.head,
-            positions: store.manifest.positions.clone(),
-            model: store.manifest.model.clone(),
-            label: label.to_string(),
-            classes: results.classes.clone(),
-            metrics: serde_json::to_value(best).expect("serialisable"),
-        };
-        super::save_probe(&out.join("probe"), &probe, &meta)?;
+        .cloned()
+    else {
+        return Ok(None);
+    };
+    let point: HookPoint = best.hook.parse()?;
+    let mut x = store.load(point)?.mapv(f64::from);
+    if let Some(h) = best.head {
+        let dh = store.manifest.model_config["d_head"].as_u64().unwrap_or(1) as usize;
+        x = x.slice(ndarray::s![.., h * dh..(h + 1) * dh]).to_owned();
     }
-    crate::artifact::write_json(&out.join("results.json"), &results)?;
-    super::figures::sweep_figures(&results, out)?;
-    Ok(results)
+    results.scatter = scatter_data(x.view(), labels, &best.hook);
+    let probe = match &labels.target {
+        Target::Classes(y, names) => LinearProbe::fit_classifier(opts.method, x.view(), y, names.len(), opts.fit)?,
+        Target::Values(v) => LinearProbe::fit_regression(x.view(), v, opts.fit)?,
+    };
+    let meta = super::ProbeMeta {
+        kind: opts.method,
+        hook: best.hook.clone(),
+        head: best.head,
+        positions: store.manifest.positions.clone(),
+        model: store.manifest.model.clone(),
+        label: results.label.clone(),
+        classes: results.classes.clone(),
+        metrics: serde_json::to_value(&best).map_err(|e| Error::Invalid(e.to_string()))?,
+    };
+    Ok(Some((probe, meta)))
 }

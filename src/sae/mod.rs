@@ -52,7 +52,7 @@ pub fn planted_features(
     seed: u64,
 ) -> (Array2<f32>, Array2<f32>) {
     let mut rng = SplitMix64::new(seed);
-    let mut dirs = Array2::<f32>::from_shape_simple_fn((features, d), || train::normal(&mut rng));
+    let mut dirs = Array2::<f32>::from_shape_simple_fn((features, d), || rng.next_normal() as f32);
     for mut r in dirs.rows_mut() {
         let norm = r.dot(&r).sqrt();
         r /= norm;
@@ -66,7 +66,7 @@ pub fn planted_features(
             }
         }
         for v in row.iter_mut() {
-            *v += noise * train::normal(&mut rng);
+            *v += noise * (rng.next_normal() as f32);
         }
     }
     (x, dirs)

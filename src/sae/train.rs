@@ -524,7 +524,7 @@ fn init_state<I: Backend>(
     };
 
     let mut rng = SplitMix64::new(o.seed);
-    let mut w_dec = Array2::<f32>::from_shape_simple_fn((d_sae, d_in), || normal(&mut rng));
+    let mut w_dec = Array2::<f32>::from_shape_simple_fn((d_sae, d_in), || rng.next_normal() as f32);
     for mut row in w_dec.rows_mut() {
         let norm = row.dot(&row).sqrt().max(1e-12);
         row /= norm;
@@ -593,13 +593,6 @@ fn init_state<I: Backend>(
             options_digest,
         },
     })
-}
-
-/// Standard normal sample (Box-Muller).
-pub(crate) fn normal(rng: &mut SplitMix64) -> f32 {
-    let u1 = rng.next_f64().max(1e-300);
-    let u2 = rng.next_f64();
-    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
 }
 
 /// Geometric median of the rows (Weiszfeld's algorithm).
@@ -1315,7 +1308,7 @@ mod tests {
         let device = Default::default();
         let mut rng = SplitMix64::new(7);
         let mut t = |r: usize, c: usize, s: f32| {
-            let v: Vec<f32> = (0..r * c).map(|_| normal(&mut rng) * s).collect();
+            let v: Vec<f32> = (0..r * c).map(|_| (rng.next_normal() as f32) * s).collect();
             Tensor::<crate::backend::Cpu, 2>::from_data(TensorData::new(v, [r, c]), &device)
         };
         // Thresholds near the pre-activations' scale put pairs on both sides of the

@@ -14,6 +14,7 @@ use super::vector::{norm, SteerMeta, SteeringVectors};
 use crate::artifact::write_atomic;
 use crate::error::{Error, Result};
 use crate::gguf::{GgmlType, GgufFile};
+use crate::hooks::HookPoint;
 
 fn gguf_string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u64).to_le_bytes());
@@ -105,7 +106,7 @@ pub fn import_gguf(path: &Path) -> Result<SteeringVectors> {
     }
     out.meta = SteerMeta {
         model: g.get_opt_str("controlvector.model_hint")?.unwrap_or("").to_string(),
-        hook: "blocks.{layer}.hook_resid_post".into(),
+        hook: HookPoint::RESID_POST_TEMPLATE.into(),
         method: "gguf-import".into(),
         positions: String::new(),
         norms: out.layers.iter().map(|(l, v)| (*l, norm(v))).collect(),

@@ -5,17 +5,16 @@
 //! of chat messages (a conversation ending with an assistant message is a prefilled response).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
-use ndarray::{Array1, Array2, Axis};
+use ndarray::Array1;
 use serde_json::{json, Value};
 
-use super::vector::{cosine, norm, SteerMeta, SteeringVectors};
+use super::direction::{mean_norm, to_f32, PairedDirections};
+use super::vector::{cosine, norm, SteeringVectors};
 use crate::error::{Error, Result};
-use crate::generate::SplitMix64;
-use crate::harvest::{harvest, ActivationStore, HarvestOptions, PositionSpec};
+use crate::harvest::{harvest_rows, PositionSpec};
 use crate::hooks::HookPoint;
 use crate::model::Model;
 use crate::probe::{FitOptions, LinearProbe, ProbeKind};
@@ -52,29 +51,6 @@ pub struct ExtractOptions {
     pub method: Method,
     /// `last` (last prompt token) or `mean-from:response` (averaged over response tokens).
     pub positions: PositionSpec,
-}
-
-/// Paired differences' first principal direction (uncentred), its share of the variance and
-/// the fraction of pairs projecting positively once signed.
-fn pca_direction(diffs: &Array2<f64>) -> (Array1<f64>, f64, f64) {
-    let d = diffs.ncols();
-    let mut rng = SplitMix64::new(11);
-    let mut v = Array1::from_shape_fn(d, |_| rng.next_f64() - 0.5);
-    for _ in 0..200 {
-        let w = diffs.t().dot(&diffs.dot(&v));
-        let n = w.dot(&w).sqrt().max(1e-300);
-        v = w / n;
-    }
-    let proj = diffs.dot(&v);
-    if proj.mean().unwrap_or(0.0) < 0.0 {
-        v.mapv_inplace(|x| -x);
-    }
-    let proj = diffs.dot(&v);
-    let total: f64 = diffs.iter().map(|x| x * x).sum();
-    let explained = proj.iter().map(|p| p * p).sum::<f64>() / total.max(1e-300);
-    let agreement = proj.iter().filter(|&&p| p > 0.0).count() as f64 / proj.len().max(1) as f64;
-    let scale = proj.mean().unwrap_or(0.0);
-    (v * scale, explained, agreement)
 }
 
 /// One contrastive pair: each side a JSON prompt value (a text, a list of chat messages, or
@@ -151,9 +127,7 @@ pub fn extract<B: Backend>(
         ));
     }
     // One harvest over both sides, interleaved (positive, negative) in pair order.
-    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let rows_path = tmp.path().join("rows.jsonl");
-    let mut f = std::fs::File::create(&rows_path).map_err(|e| Error::io(&rows_path, e))?;
+    let mut rows = Vec::with_capacity(2 * pairs.len());
     for (k, p) in pairs.iter().enumerate() {
         for (side, val) in [("positive", &p.positive), ("negative", &p.negative)] {
             let (key, val) = side_input(val, &format!("pair {k} {side}"))?;
@@ -162,80 +136,62 @@ pub fn extract<B: Backend>(
             if let Some(r) = &p.response {
                 row["response"] = r.get(side).unwrap_or(r).clone();
             }
-            writeln!(f, "{row}").map_err(|e| Error::io(&rows_path, e))?;
+            rows.push(row);
         }
     }
-    drop(f);
-    let pairs = pairs.len();
-    let store_dir = tmp.path().join("store");
+    let n_pairs = pairs.len();
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let hooks: Vec<HookPoint> = opts.layers.iter().map(|&l| HookPoint::ResidPost(l)).collect();
-    let hopts = HarvestOptions {
-        hooks: hooks.clone(),
-        positions: opts.positions.clone(),
-        progress: false,
-        ..Default::default()
-    };
-    harvest(model, &rows_path, &store_dir, &hopts)?;
-    let store = ActivationStore::open(&store_dir)?;
+    let store = harvest_rows(
+        model,
+        &rows,
+        &tmp.path().join("rows.jsonl"),
+        &tmp.path().join("store"),
+        &hooks,
+        opts.positions.clone(),
+        false,
+    )?;
 
-    let mut out = SteeringVectors::default();
-    let mut per_layer = BTreeMap::new();
-    let mut resid_norms = BTreeMap::new();
+    let (mut chosen, mut per_layer, mut resid_norms) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for (&l, &h) in opts.layers.iter().zip(&hooks) {
         let x = store.load(h)?.mapv(f64::from);
         let pos = x.slice(ndarray::s![0..;2, ..]).to_owned();
         let neg = x.slice(ndarray::s![1..;2, ..]).to_owned();
         let diffs = &pos - &neg;
-        let md = diffs.mean_axis(Axis(0)).expect("pairs");
-        let (pc, explained, agreement) = pca_direction(&diffs);
-        let md32: Vec<f32> = md.iter().map(|&v| v as f32).collect();
-        let pc32: Vec<f32> = pc.iter().map(|&v| v as f32).collect();
-        let md_agreement = diffs.dot(&md).iter().filter(|&&p| p > 0.0).count() as f64 / pairs as f64;
+        let d = PairedDirections::from_diffs(&diffs, 11)?;
+        let (md32, pc32) = (to_f32(&d.mean_diff), to_f32(&d.pca));
         let y: Vec<usize> = (0..x.nrows()).map(|i| 1 - i % 2).collect();
         let probe = LinearProbe::fit_classifier(ProbeKind::Logistic, x.view(), &y, 2, FitOptions::default())?;
         let unit: Array1<f64> = probe.direction().iter().map(|&v| v as f64).collect();
-        let pr32: Vec<f32> = (&unit * diffs.dot(&unit).mean().unwrap_or(0.0))
-            .iter()
-            .map(|&v| v as f32)
-            .collect();
-        resid_norms.insert(
-            l,
-            x.rows().into_iter().map(|r| r.dot(&r).sqrt()).sum::<f64>() / x.nrows() as f64,
-        );
+        let pr32 = to_f32(&(&unit * diffs.dot(&unit).mean().unwrap_or(0.0)));
+        resid_norms.insert(l, mean_norm(x.view()));
         per_layer.insert(
             l.to_string(),
             json!({
                 "mean_diff_norm": norm(&md32),
                 "pca_norm": norm(&pc32),
-                "pca_explained_variance": explained,
-                "pca_sign_agreement": agreement,
-                "mean_diff_sign_agreement": md_agreement,
+                "pca_explained_variance": d.pca_explained,
+                "pca_sign_agreement": d.pca_sign_agreement,
+                "mean_diff_sign_agreement": d.mean_diff_sign_agreement,
                 "cosine_mean_diff_pca": cosine(&md32, &pc32),
                 "cosine_mean_diff_probe": cosine(&md32, &pr32),
             }),
         );
-        let chosen = match opts.method {
+        let v = match opts.method {
             Method::MeanDiff => md32,
             Method::Pca => pc32,
             Method::Probe => pr32,
         };
-        out.layers.insert(l, chosen);
+        chosen.insert(l, v);
     }
-    let layers: Vec<usize> = out.layers.keys().copied().collect();
+    let layers: Vec<usize> = chosen.keys().copied().collect();
     let adjacent: Vec<Value> = layers
         .windows(2)
-        .map(|w| json!({"layers": [w[0], w[1]], "cosine": cosine(&out.layers[&w[0]], &out.layers[&w[1]])}))
+        .map(|w| json!({"layers": [w[0], w[1]], "cosine": cosine(&chosen[&w[0]], &chosen[&w[1]])}))
         .collect();
-    out.meta = SteerMeta {
-        model: model.name.clone(),
-        hook: "blocks.{layer}.hook_resid_post".into(),
-        method: opts.method.name().into(),
-        data_sha256: data_sha256.to_string(),
-        positions: opts.positions.to_string(),
-        norms: out.layers.iter().map(|(l, v)| (*l, norm(v))).collect(),
-        resid_norms,
-        stats: json!({"pairs": pairs, "per_layer": per_layer, "adjacent_layer_cosine": adjacent}),
-        gguf_layer_count: None,
-    };
+    let mut out = SteeringVectors::residual(&model.name, opts.method.name(), chosen, resid_norms);
+    out.meta.data_sha256 = data_sha256.to_string();
+    out.meta.positions = opts.positions.to_string();
+    out.meta.stats = json!({"pairs": n_pairs, "per_layer": per_layer, "adjacent_layer_cosine": adjacent});
     Ok(out)
 }

@@ -9,6 +9,7 @@
 //! - [`figures`]: dose-response and layer x alpha heatmap.
 
 pub mod apply;
+pub mod direction;
 pub mod export;
 pub mod extract;
 pub mod figures;

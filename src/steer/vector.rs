@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::{read_vector, write_json, write_npy};
 use crate::error::{Error, Result};
+use crate::hooks::HookPoint;
 
 /// `meta.json` of a steering-vector directory.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -47,6 +48,29 @@ pub struct SteeringVectors {
 }
 
 impl SteeringVectors {
+    /// Residual-stream vectors of `model` per layer, made by `method`; `resid_norms` are the
+    /// mean residual norms at each layer that relative strengths scale by. The data hash and
+    /// statistics start empty; set them on `meta`.
+    pub fn residual(
+        model: &str,
+        method: &str,
+        layers: BTreeMap<usize, Vec<f32>>,
+        resid_norms: BTreeMap<usize, f64>,
+    ) -> Self {
+        SteeringVectors {
+            meta: SteerMeta {
+                model: model.to_string(),
+                hook: HookPoint::RESID_POST_TEMPLATE.into(),
+                method: method.to_string(),
+                positions: "last".into(),
+                norms: layers.iter().map(|(l, v)| (*l, norm(v))).collect(),
+                resid_norms,
+                ..Default::default()
+            },
+            layers,
+        }
+    }
+
     /// Saves into `dir` (created; files written atomically).
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -88,7 +112,7 @@ impl SteeringVectors {
             serde_json::from_str(&text).map_err(|e| Error::bad_file(&mp, format!("bad steering metadata: {e}")))?
         } else {
             SteerMeta {
-                hook: "blocks.{layer}.hook_resid_post".into(),
+                hook: HookPoint::RESID_POST_TEMPLATE.into(),
                 ..Default::default()
             }
         };
