@@ -7,18 +7,25 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct ClassMetrics {
     /// Fraction of rows whose most probable class is the label.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub accuracy: f64,
     /// Mean per-class recall.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub balanced_accuracy: f64,
     /// Area under the ROC curve (binary), or the macro one-vs-rest mean.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub auroc: f64,
     /// Mean negative log-likelihood of the label.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub log_loss: f64,
     /// F1 of class 1 (binary), or the macro mean.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub f1: f64,
     /// Mean squared error of the probability vector against the one-hot label.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub brier: f64,
     /// Expected calibration error of the top-class probability, 10 equal-width bins.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub ece: f64,
 }
 

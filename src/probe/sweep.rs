@@ -161,24 +161,33 @@ pub struct LayerResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub head: Option<usize>,
     /// Mean test accuracy over folds (R^2 for ridge).
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub accuracy: f64,
     /// Its standard deviation over folds.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub accuracy_std: f64,
     /// Mean test AUROC (classification).
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub auroc: f64,
     /// Its standard deviation over folds.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub auroc_std: f64,
     /// Mean test metrics over folds.
     pub test: ClassMetrics,
     /// Mean training accuracy.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub train_accuracy: f64,
     /// Train minus test accuracy.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub train_test_gap: f64,
     /// Mean test accuracy of the same probe trained on control labels.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub control_accuracy: f64,
     /// Its standard deviation.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub control_accuracy_std: f64,
     /// `accuracy - control_accuracy`.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub selectivity: f64,
     /// Mean test accuracy of a logistic probe on the top principal components.
     pub pc_accuracy: Option<f64>,
@@ -207,6 +216,7 @@ pub struct SweepResults {
     /// Class names (classification).
     pub classes: Vec<String>,
     /// Chance accuracy: the majority class share.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub chance: f64,
     /// Control task description.
     pub control: String,

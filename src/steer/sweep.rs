@@ -298,14 +298,19 @@ pub struct GridPoint {
     /// Strength.
     pub alpha: f32,
     /// Mean probability of the behaviour-matching option (both orders averaged).
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub metric: f64,
     /// Standard deviation over items.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub metric_std: f64,
     /// Mean |P(order 1) - P(order 2)|: how much the option order alone moves the answer.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub order_gap: f64,
     /// Mean KL(unsteered || steered) of the next token on neutral prompts, in nats.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub kl: f64,
     /// Perplexity of the neutral texts under the steered model.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub perplexity: f64,
 }
 
@@ -327,6 +332,7 @@ pub struct SteerSweep {
     /// Every (layer, alpha).
     pub grid: Vec<GridPoint>,
     /// KL bound of the selection rule.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub kl_bound: f64,
     /// Setting chosen by [`choose`], if any qualifies.
     pub chosen: Option<Value>,
