@@ -114,6 +114,14 @@ pub mod nan {
             .collect())
     }
 
+    /// A map of numbers, NaN for each `null`.
+    pub fn map<'de, D: Deserializer<'de>>(d: D) -> Result<std::collections::BTreeMap<String, f64>, D::Error> {
+        Ok(std::collections::BTreeMap::<String, Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|(k, x)| (k, x.unwrap_or(f64::NAN)))
+            .collect())
+    }
+
     /// A matrix of numbers, NaN for each `null`.
     pub fn matrix<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
         Ok(Vec::<Vec<Option<f64>>>::deserialize(d)?

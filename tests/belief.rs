@@ -9,7 +9,9 @@ mod common;
 use std::path::Path;
 
 use common::model;
-use mindlens::concepts::belief::{run_belief, BeliefOptions};
+use mindlens::artifact::read_json;
+use mindlens::concepts::belief::{Belief, BeliefOptions, BeliefResults};
+use mindlens::concepts::run_suite;
 use mindlens::harvest::ActivationStore;
 use mindlens::hooks::HookPoint;
 use mindlens::probe::load_probe;
@@ -29,61 +31,76 @@ fn belief_suite_runs_end_to_end_on_a_small_sample() {
         heads: true,
         head_layers: Some(vec![8, 14]),
         folds: 5,
-        steer_alphas: vec![-0.5, 0.5],
+        alphas: vec![-0.5, 0.5],
         max_questions: Some(8),
         top_heads: 4,
         ..Default::default()
     };
-    let r = run_belief(m, &opts, &out, false).unwrap();
+    let r = run_suite::<Belief, _>(m, &opts, &out, false).unwrap();
 
-    // results.json is what was returned, with the headline filled in.
-    let text = std::fs::read_to_string(out.join("results.json")).unwrap();
-    let on_disk: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(on_disk["headline"], r["headline"]);
-    let h = &r["headline"];
-    assert_eq!(r["data"]["stories"], 20);
-    assert_eq!(r["data"]["statements"], 120, "20 stories x 3 forms x 2 statements");
-    for label in ["protagonist", "oracle"] {
-        let b = &h[label];
-        let layer = b["layer"].as_u64().expect("best layer") as usize;
+    // results.json is what was returned; a second run reuses every stage and ends with the
+    // same results.
+    let on_disk: BeliefResults = read_json(&out.join("results.json")).unwrap();
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(serde_json::to_string(&on_disk).unwrap(), json);
+    let again = run_suite::<Belief, _>(m, &opts, &out, false).unwrap();
+    assert_eq!(
+        serde_json::to_string(&again).unwrap(),
+        json,
+        "a rerun must reuse the stages"
+    );
+    let h = &r.headline;
+    assert_eq!(r.data.stories, 20);
+    assert_eq!(r.data.statements, 120, "20 stories x 3 forms x 2 statements");
+    let heads = h.best_head.as_ref().expect("heads were probed");
+    for (label, b, head, t) in [
+        (
+            "protagonist",
+            &h.protagonist,
+            &heads.protagonist,
+            &h.transfer.protagonist,
+        ),
+        ("oracle", &h.oracle, &heads.oracle, &h.transfer.oracle),
+    ] {
+        let layer = b.layer.expect("best layer");
         assert!(LAYERS.contains(&layer), "{label}: layer {layer}");
-        for k in ["accuracy", "control_accuracy", "auroc"] {
-            let v = b[k].as_f64().unwrap_or_else(|| panic!("{label}.{k} missing: {b}"));
+        for (k, v) in [
+            ("accuracy", b.accuracy),
+            ("control_accuracy", b.control_accuracy),
+            ("auroc", b.auroc),
+        ] {
             assert!((0.0..=1.0).contains(&v), "{label}.{k} = {v}");
         }
-        let head = &h["best_head"][label];
-        assert!([8, 14].contains(&head["layer"].as_u64().unwrap()), "{head}");
-        assert!(head["head"].as_u64().unwrap() < m.config.n_heads as u64, "{head}");
-        let t = &h["transfer"][label];
+        let head = head.as_ref().expect("best head");
+        assert!([8, 14].contains(&head.layer.unwrap()), "{head:?}");
+        assert!(head.head.unwrap() < m.config.n_heads, "{head:?}");
+        assert_eq!(t.layer, layer);
         for form in ["f0", "f1", "f2"] {
-            let v = t[form]
-                .as_f64()
-                .unwrap_or_else(|| panic!("transfer {label} {form}: {t}"));
+            let v = t.accuracy[form];
             assert!((0.0..=1.0).contains(&v), "transfer {label} {form} = {v}");
         }
     }
-    let oracle = h["oracle"]["accuracy"].as_f64().unwrap();
+    let oracle = h.oracle.accuracy;
     assert!(oracle > 0.6, "oracle accuracy at its best layer {oracle}");
 
     // Steering: a baseline and both alphas for the residual direction and the heads, both
     // conditions measured.
-    let st = &h["steering"];
-    assert_eq!(st["questions"], 8, "four f0 questions per condition");
+    let st = &h.steering;
+    assert_eq!(st.questions, 8, "four f0 questions per condition");
     for cond in ["false_belief", "true_belief"] {
-        let v = st["baseline"][cond].as_f64().unwrap();
+        let v = st.baseline[cond];
         assert!((0.0..=1.0).contains(&v), "baseline {cond} = {v}");
     }
-    for kind in ["residual", "heads"] {
-        let grid = st[kind].as_array().unwrap_or_else(|| panic!("steering.{kind}: {st}"));
-        assert_eq!(grid.len(), 2, "{kind}: {st}");
+    for (kind, grid) in [("residual", &st.residual), ("heads", &st.heads)] {
+        assert_eq!(grid.len(), 2, "{kind}: {st:?}");
         for e in grid {
-            for cond in ["false_belief", "true_belief"] {
-                assert!(e[cond]["accuracy"].as_f64().is_some(), "{kind}: {e}");
-                assert!(e[cond]["logp_gain"].as_f64().unwrap().is_finite(), "{kind}: {e}");
+            for c in [&e.false_belief, &e.true_belief] {
+                assert!((0.0..=1.0).contains(&c.accuracy), "{kind}: {e:?}");
+                assert!(c.logp_gain.is_finite(), "{kind}: {e:?}");
             }
         }
     }
-    assert!(st["random"]["alpha"].as_f64().unwrap() > 0.0, "{st}");
+    assert!(st.random.as_ref().unwrap().alpha > 0.0, "{st:?}");
 
     // The saved probes load, read the best layer at the last token, and separate their
     // training rows (refitted on all of them).
@@ -91,7 +108,13 @@ fn belief_suite_runs_end_to_end_on_a_small_sample() {
     let rows = store.rows().unwrap();
     for label in ["protagonist", "oracle"] {
         let (probe, meta) = load_probe(&out.join("probes").join(label)).unwrap();
-        let layer = h[label]["layer"].as_u64().unwrap() as usize;
+        let layer = if label == "protagonist" {
+            &h.protagonist
+        } else {
+            &h.oracle
+        }
+        .layer
+        .unwrap();
         assert_eq!(meta.hook, format!("blocks.{layer}.hook_resid_post"));
         assert_eq!(meta.positions, "last");
         assert_eq!(meta.label, label);
@@ -117,7 +140,7 @@ fn belief_suite_runs_end_to_end_on_a_small_sample() {
         "steering",
     ] {
         for ext in ["svg", "png"] {
-            let f = out.join(format!("{stem}.{ext}"));
+            let f = out.join("figures").join(format!("{stem}.{ext}"));
             assert!(f.metadata().is_ok_and(|md| md.len() > 0), "{} missing", f.display());
         }
     }

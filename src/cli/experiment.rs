@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::{with_backend, ModelArgs};
-use crate::concepts::belief::{run_belief, BeliefOptions};
+use crate::concepts::belief::Belief;
 use crate::concepts::knowledge::{run_knowledge, KnowledgeOptions};
 use crate::concepts::personality::{run_personality, PersonalityOptions};
-use crate::error::Result;
+use crate::concepts::{run_suite, Suite};
+use crate::error::{Error, Result};
 use crate::model::Model;
 
 #[derive(Subcommand, Debug)]
@@ -102,24 +103,35 @@ pub(super) fn experiment(action: ExperimentAction) -> Result<()> {
                 }
                 run_knowledge(&m, &o, &out, true)?
             }
-            _ => {
-                let mut o = BeliefOptions::default();
-                if let Some(d) = &a.data {
-                    o.data_dir = d.clone();
-                }
-                if a.quick {
-                    o.max_stories = Some(40);
-                    o.max_questions = Some(40);
-                    o.layers = quick_layers(m.config.n_layers);
-                }
-                if let Some(al) = &a.alphas {
-                    o.steer_alphas = al.clone();
-                }
-                run_belief(&m, &o, &out, true)?
-            }
+            _ => return suite_command::<Belief, B>(&m, a, &out),
         };
         println!("{}", serde_json::to_string_pretty(&results["headline"]).expect("JSON"));
         eprintln!("results, figures and report.md in {}", out.display());
         Ok(())
     })
+}
+
+/// Runs suite `S` with the CLI's options (the suite's defaults, or its quick preset, with the
+/// data directory and strengths given) and prints its headline.
+fn suite_command<S: Suite, B: burn::tensor::backend::Backend>(
+    m: &Model<B>,
+    a: &SuiteArgs,
+    out: &std::path::Path,
+) -> Result<()> {
+    let mut o = if a.quick {
+        S::quick(m.config.n_layers)
+    } else {
+        S::Options::default()
+    };
+    if let Some(d) = &a.data {
+        *S::data_dir(&mut o) = d.clone();
+    }
+    if let Some(al) = &a.alphas {
+        *S::alphas(&mut o)
+            .ok_or_else(|| Error::Invalid("this suite does not steer: --alphas does not apply".into()))? = al.clone();
+    }
+    let r = run_suite::<S, B>(m, &o, out, true)?;
+    println!("{}", serde_json::to_string_pretty(S::headline(&r)).expect("JSON"));
+    eprintln!("results, figures and report.md in {}", out.display());
+    Ok(())
 }

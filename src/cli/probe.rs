@@ -93,7 +93,7 @@ pub(super) struct ApplyArgs {
 pub(super) struct PlotArgs {
     /// A results.json written by mindlens.
     results: PathBuf,
-    /// Output directory (default: beside the results file).
+    /// Output directory (default: beside the results file; a suite's `figures/` there).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -196,7 +196,17 @@ pub(super) fn plot(a: PlotArgs) -> Result<()> {
                 .map_err(|e| Error::bad_file(&a.results, format!("not a steering sweep: {e}")))?;
             crate::steer::figures::sweep_figures(&r, &out)?
         }
-        other => return Err(Error::bad_file(&a.results, format!("unknown results kind {other:?}"))),
+        // A suite's figures live in figures/ beside its results.
+        Some(kind) => match crate::concepts::redraw(kind, &a.results, &a.out.clone().unwrap_or(out.join("figures")))? {
+            Some(files) => files,
+            None => return Err(Error::bad_file(&a.results, format!("unknown results kind {kind:?}"))),
+        },
+        None => {
+            return Err(Error::bad_file(
+                &a.results,
+                "no \"kind\" field: not a mindlens results file",
+            ))
+        }
     };
     for f in files {
         println!("{}", f.display());

@@ -17,6 +17,19 @@ pub mod suite;
 
 pub use suite::{run_suite, Suite, SuiteRun};
 
+/// Redraws the figures of a suite's `results.json` whose `kind` is `kind` into `dir`; `None`
+/// when no suite has that kind.
+pub fn redraw(
+    kind: &str,
+    results: &std::path::Path,
+    dir: &std::path::Path,
+) -> crate::Result<Option<Vec<std::path::PathBuf>>> {
+    Ok(match kind {
+        k if k == belief::Belief::KIND => Some(suite::redraw::<belief::Belief>(results, dir)?),
+        _ => None,
+    })
+}
+
 // Until every suite is reshaped (transitional re-exports).
 pub(crate) use crate::steer::direction::{mean_norm, random_direction};
 pub(crate) use data::{alpha64, check_layers, read_rows, spread};

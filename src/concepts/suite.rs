@@ -27,19 +27,25 @@ pub trait Suite {
     type Options: Clone + Default + Serialize;
     /// What it found, written as `results.json`.
     type Results: Serialize + DeserializeOwned;
+    /// The part of the results a reader wants first (printed by the CLI).
+    type Headline: Serialize;
 
     /// The few-minute preset (`--quick`) for a model with `n_layers` blocks.
     fn quick(n_layers: usize) -> Self::Options;
     /// The directory its data files are read from.
     fn data_dir(opts: &mut Self::Options) -> &mut PathBuf;
-    /// Its steering strengths (`--alphas`).
-    fn alphas(opts: &mut Self::Options) -> &mut Vec<f32>;
+    /// Its steering strengths (`--alphas`), if it steers.
+    fn alphas(_opts: &mut Self::Options) -> Option<&mut Vec<f32>> {
+        None
+    }
     /// Runs the suite, each expensive step a [`SuiteRun::stage`].
     fn run<B: Backend>(model: &Model<B>, opts: &Self::Options, run: &SuiteRun) -> Result<Self::Results>;
     /// Draws its figures from the results alone into `dir`; returns the files.
     fn figures(results: &Self::Results, dir: &Path) -> Result<Vec<PathBuf>>;
     /// `report.md` from the results alone.
     fn report(results: &Self::Results) -> String;
+    /// The headline of the results.
+    fn headline(results: &Self::Results) -> &Self::Headline;
 }
 
 /// Runs suite `S` on `model` into `out` and returns its results. Run again with the same

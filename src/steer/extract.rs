@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::direction::{mean_norm, to_f32, PairedDirections};
 use super::vector::{cosine, norm, SteeringVectors};
 use crate::error::{Error, Result};
-use crate::harvest::{harvest_rows, PositionSpec};
+use crate::harvest::{harvest_rows, ActivationStore, PositionSpec};
 use crate::hooks::HookPoint;
 use crate::model::Model;
 use crate::probe::{FitOptions, LinearProbe, ProbeKind};
@@ -105,28 +105,44 @@ pub fn read_pairs(data: &Path) -> Result<Vec<Pair>> {
 }
 
 /// Extracts steering vectors at `opts.layers` from contrastive `pairs`; `data_sha256` names
-/// the data they came from in the metadata.
+/// the data they came from in the metadata. Composes [`pair_rows`], a harvest into a
+/// temporary store and [`vectors_from_pairs`].
 pub fn extract<B: Backend>(
     model: &Model<B>,
     pairs: &[Pair],
     data_sha256: &str,
     opts: &ExtractOptions,
 ) -> Result<SteeringVectors> {
-    if opts.layers.is_empty() {
-        return Err(Error::Invalid("no layers to extract".into()));
-    }
     if let Some(&l) = opts.layers.iter().find(|&&l| l >= model.config.n_layers) {
         return Err(Error::Invalid(format!(
             "layer {l} out of range ({} has {} blocks)",
             model.name, model.config.n_layers
         )));
     }
+    let rows = pair_rows(pairs)?;
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let hooks: Vec<HookPoint> = opts.layers.iter().map(|&l| HookPoint::ResidPost(l)).collect();
+    let store = harvest_rows(
+        model,
+        &rows,
+        &tmp.path().join("rows.jsonl"),
+        &tmp.path().join("store"),
+        &hooks,
+        opts.positions.clone(),
+        false,
+    )?;
+    let mut v = vectors_from_pairs(&store, &opts.layers, opts.method)?;
+    v.meta.data_sha256 = data_sha256.to_string();
+    Ok(v)
+}
+
+/// Harvest rows of `pairs`: both sides, interleaved (positive, negative) in pair order.
+pub fn pair_rows(pairs: &[Pair]) -> Result<Vec<Value>> {
     if pairs.len() < 2 {
         return Err(Error::Invalid(
             "extraction needs at least two positive/negative pairs".into(),
         ));
     }
-    // One harvest over both sides, interleaved (positive, negative) in pair order.
     let mut rows = Vec::with_capacity(2 * pairs.len());
     for (k, p) in pairs.iter().enumerate() {
         for (side, val) in [("positive", &p.positive), ("negative", &p.negative)] {
@@ -139,22 +155,18 @@ pub fn extract<B: Backend>(
             rows.push(row);
         }
     }
-    let n_pairs = pairs.len();
-    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let hooks: Vec<HookPoint> = opts.layers.iter().map(|&l| HookPoint::ResidPost(l)).collect();
-    let store = harvest_rows(
-        model,
-        &rows,
-        &tmp.path().join("rows.jsonl"),
-        &tmp.path().join("store"),
-        &hooks,
-        opts.positions.clone(),
-        false,
-    )?;
+    Ok(rows)
+}
 
+/// Steering vectors at `layers` from a store of [`pair_rows`] (rows alternate positive,
+/// negative), by `method`, with per-layer statistics of all three methods.
+pub fn vectors_from_pairs(store: &ActivationStore, layers: &[usize], method: Method) -> Result<SteeringVectors> {
+    if layers.is_empty() {
+        return Err(Error::Invalid("no layers to extract".into()));
+    }
     let (mut chosen, mut per_layer, mut resid_norms) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
-    for (&l, &h) in opts.layers.iter().zip(&hooks) {
-        let x = store.load(h)?.mapv(f64::from);
+    for &l in layers {
+        let x = store.load(HookPoint::ResidPost(l))?.mapv(f64::from);
         let pos = x.slice(ndarray::s![0..;2, ..]).to_owned();
         let neg = x.slice(ndarray::s![1..;2, ..]).to_owned();
         let diffs = &pos - &neg;
@@ -177,21 +189,21 @@ pub fn extract<B: Backend>(
                 "cosine_mean_diff_probe": cosine(&md32, &pr32),
             }),
         );
-        let v = match opts.method {
+        let v = match method {
             Method::MeanDiff => md32,
             Method::Pca => pc32,
             Method::Probe => pr32,
         };
         chosen.insert(l, v);
     }
-    let layers: Vec<usize> = chosen.keys().copied().collect();
-    let adjacent: Vec<Value> = layers
+    let sorted: Vec<usize> = chosen.keys().copied().collect();
+    let adjacent: Vec<Value> = sorted
         .windows(2)
         .map(|w| json!({"layers": [w[0], w[1]], "cosine": cosine(&chosen[&w[0]], &chosen[&w[1]])}))
         .collect();
-    let mut out = SteeringVectors::residual(&model.name, opts.method.name(), chosen, resid_norms);
-    out.meta.data_sha256 = data_sha256.to_string();
-    out.meta.positions = opts.positions.to_string();
-    out.meta.stats = json!({"pairs": n_pairs, "per_layer": per_layer, "adjacent_layer_cosine": adjacent});
+    let mut out = SteeringVectors::residual(&store.manifest.model, method.name(), chosen, resid_norms);
+    out.meta.positions = store.manifest.positions.clone();
+    out.meta.stats =
+        json!({"pairs": store.manifest.rows / 2, "per_layer": per_layer, "adjacent_layer_cosine": adjacent});
     Ok(out)
 }
