@@ -6,8 +6,9 @@ use clap::{Args, Subcommand};
 
 use super::{with_backend, ModelArgs};
 use crate::concepts::belief::{run_belief, BeliefOptions};
-use crate::concepts::knowledge::{run_knowledge, KnowledgeOptions};
+use crate::concepts::knowledge::{Knowledge, KnowledgeOptions};
 use crate::concepts::personality::{run_personality, PersonalityOptions};
+use crate::concepts::run_suite;
 use crate::error::Result;
 use crate::model::Model;
 
@@ -85,22 +86,20 @@ pub(super) fn experiment(action: ExperimentAction) -> Result<()> {
                 run_personality(&m, &o, &out, true)?
             }
             "knowledge" => {
-                let mut o = KnowledgeOptions::default();
+                let mut o = if a.quick {
+                    KnowledgeOptions::quick(m.config.n_layers)
+                } else {
+                    KnowledgeOptions::default()
+                };
                 if let Some(d) = &a.data {
                     o.data_dir = d.clone();
                 }
                 o.sae = a.sae.clone();
-                if a.quick {
-                    o.max_entities = Some(20);
-                    o.layers = quick_layers(m.config.n_layers);
-                    o.sae_tokens = 100_000;
-                    o.max_steer_entities = Some(10);
-                    o.alphas = vec![0.5];
-                }
                 if let Some(al) = &a.alphas {
                     o.alphas = al.clone();
                 }
-                run_knowledge(&m, &o, &out, true)?
+                let r = run_suite::<Knowledge, _>(&m, &o, &out, true)?;
+                serde_json::json!({ "headline": r.headline })
             }
             _ => {
                 let mut o = BeliefOptions::default();
