@@ -13,7 +13,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use common::model;
-use mindlens::concepts::knowledge::{run_knowledge, KnowledgeOptions};
+use mindlens::artifact::read_json;
+use mindlens::concepts::knowledge::{Knowledge, KnowledgeOptions, KnowledgeResults};
+use mindlens::concepts::run_suite;
 use mindlens::harvest::ActivationStore;
 use mindlens::hooks::HookPoint;
 use mindlens::probe::load_probe;
@@ -23,8 +25,7 @@ const SMOL: &str = "smollm2-135m-instruct";
 const LAYERS: [usize; 3] = [6, 12, 18];
 const PER_CELL: usize = 8;
 
-fn finite(v: &Value, what: &str) -> f64 {
-    let x = v.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {v}"));
+fn finite(x: f64, what: &str) -> f64 {
     assert!(x.is_finite(), "{what} = {x}");
     x
 }
@@ -51,55 +52,65 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
         ..Default::default()
     };
     let started = Instant::now();
-    let r = run_knowledge(m, &opts, &out, false).unwrap();
+    let r = run_suite::<Knowledge, _>(m, &opts, &out, false).unwrap();
     eprintln!("knowledge suite (CI size): {:.0} s", started.elapsed().as_secs_f64());
 
-    // results.json is what was returned.
+    // results.json is what was returned, and reads back as the same typed results.
     let text = std::fs::read_to_string(out.join("results.json")).unwrap();
     let on_disk: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(on_disk["kind"], "knowledge-suite");
-    assert_eq!(on_disk["headline"], r["headline"]);
-    let h = &r["headline"];
+    let first = serde_json::to_string(&r).unwrap();
+    let back: KnowledgeResults = read_json(&out.join("results.json")).unwrap();
+    assert_eq!(serde_json::to_string(&back).unwrap(), first, "results.json round-trips");
+    assert!(
+        text.find(tmp.path().to_str().unwrap()).is_none(),
+        "no absolute output paths"
+    );
+    assert!(on_disk.get("seconds").is_none() && on_disk.get("figures").is_none());
+    let h = &r.headline;
     eprintln!(
         "auroc {} control {} pik_auroc {}",
-        h["auroc"], h["control_accuracy"], h["pik_auroc"]
+        h.auroc, h.control_accuracy, h.pik_auroc
     );
     // Held-out (grouped cross-validation) decodability, the suite's main claim: SmolLM2 gives
     // AUROC 1.0 for known vs unknown and 0.87 for P(IK) at this size (control accuracy 0.33).
-    assert!(h["auroc"].as_f64().unwrap() >= 0.8, "known vs unknown: {h}");
-    assert!(h["pik_auroc"].as_f64().unwrap() >= 0.6, "P(IK): {h}");
+    assert!(h.auroc >= 0.8, "known vs unknown: {h:?}");
+    assert!(h.pik_auroc >= 0.6, "P(IK): {h:?}");
     let types = ["city", "person", "book", "team"];
-    assert_eq!(r["data"]["entities"], 2 * 4 * PER_CELL as u64);
-    assert_eq!(h["n_real"], 4 * PER_CELL as u64);
-    assert_eq!(h["n_fabricated"], 4 * PER_CELL as u64);
+    assert_eq!(r.data.entities, 2 * 4 * PER_CELL);
+    assert_eq!(h.n_real, 4 * PER_CELL);
+    assert_eq!(h.n_fabricated, 4 * PER_CELL);
 
     // Labels: enough of each class to probe, and the counts add up.
-    let n_known = h["n_known"].as_u64().unwrap();
-    let n_unknown = h["n_unknown"].as_u64().unwrap();
-    assert!(n_known >= 2 && n_unknown >= 2, "{h}");
-    assert!(n_known + n_unknown + h["n_partial"].as_u64().unwrap() <= 4 * PER_CELL as u64);
+    assert!(h.n_known >= 2 && h.n_unknown >= 2, "{h:?}");
+    assert!(h.n_known + h.n_unknown + h.n_partial <= 4 * PER_CELL);
 
     // Probe headline.
-    let best = h["best_layer"].as_u64().unwrap() as usize;
+    let best = h.best_layer;
     assert!(LAYERS.contains(&best), "best layer {best}");
-    for k in ["auroc", "accuracy", "control_accuracy", "chance", "question_accuracy"] {
-        let v = finite(&h[k], k);
+    for (k, v) in [
+        ("auroc", h.auroc),
+        ("accuracy", h.accuracy),
+        ("control_accuracy", h.control_accuracy),
+        ("chance", h.chance),
+        ("question_accuracy", h.question_accuracy),
+    ] {
+        let v = finite(v, k);
         assert!((0.0..=1.0).contains(&v), "{k} = {v}");
     }
-    let transfer = h["transfer"].as_object().expect("transfer by type");
-    assert_eq!(transfer.len(), 4, "{transfer:?}");
+    assert_eq!(h.transfer.len(), 4, "{:?}", h.transfer);
     for t in types {
         // A held-out type is scored only when the other types hold both classes.
-        let v = &transfer[t];
-        assert!(
-            v.is_null() || (0.0..=1.0).contains(&v.as_f64().unwrap()),
-            "transfer {t}: {v}"
-        );
+        let v = h.transfer[t];
+        assert!(v.is_nan() || (0.0..=1.0).contains(&v), "transfer {t}: {v}");
     }
 
     // Steering: every condition at the one alpha, rates that are probabilities.
-    for key in ["refusal_rate", "hallucination_rate", "correct_rate"] {
-        let rates = h[key].as_object().unwrap_or_else(|| panic!("{key}: {h}"));
+    for (key, rates) in [
+        ("refusal_rate", &h.refusal_rate),
+        ("hallucination_rate", &h.hallucination_rate),
+        ("correct_rate", &h.correct_rate),
+    ] {
         for cond in [
             "original",
             "unknown_latent",
@@ -109,31 +120,34 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
             "random",
             "ablated",
         ] {
-            let v = finite(&rates[cond], &format!("{key}.{cond}"));
+            let v = finite(rates[cond], &format!("{key}.{cond}"));
             assert!((0.0..=1.0).contains(&v), "{key}.{cond} = {v}");
         }
     }
-    assert_eq!(finite(&h["steer_layer"], "steer_layer") as usize, best);
+    assert_eq!(h.steer_layer, best);
 
     // P(IK): present whenever the probes ran (two known and two unknown entities give at
     // least four right and four wrong answers).
-    for k in ["pik_auroc", "pik_ece", "pik_brier"] {
-        let v = finite(&h[k], k);
+    for (k, v) in [
+        ("pik_auroc", h.pik_auroc),
+        ("pik_ece", h.pik_ece),
+        ("pik_brier", h.pik_brier),
+    ] {
+        let v = finite(v, k);
         assert!((0.0..=1.0).contains(&v), "{k} = {v}");
     }
-    assert!(LAYERS.contains(&(h["pik_layer"].as_u64().unwrap() as usize)));
+    assert!(LAYERS.contains(&h.pik_layer.expect("pik layer")));
 
     // SAE latents listed both ways, with finite scores.
-    for dir in ["known", "unknown"] {
-        let list = h["top_latents"][dir]
-            .as_array()
-            .unwrap_or_else(|| panic!("top_latents.{dir}"));
+    for (dir, list) in [("known", &h.top_latents.known), ("unknown", &h.top_latents.unknown)] {
         assert!(!list.is_empty() && list.len() <= 3, "{dir}: {list:?}");
         for l in list {
-            assert!(l["latent"].as_u64().unwrap() < (2 * m.config.d_model) as u64);
-            finite(&l["score"], "latent score");
+            assert!(l.latent < 2 * m.config.d_model);
+            finite(l.score, "latent score");
         }
     }
+    assert_eq!(r.sae.origin.sae.dir, "sae", "the SAE directory is relative to OUT");
+    assert_eq!(r.sae.histogram.known.len(), r.sae.histogram.bins);
     assert!(out.join("sae/cfg.json").exists());
     assert!(out.join("steering_vectors/unknown_latent/meta.json").exists());
 
@@ -141,7 +155,7 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
     let answers = std::fs::read_to_string(out.join("answers.jsonl")).unwrap();
     let rows: Vec<Value> = answers.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 4 * PER_CELL * 3, "three questions per real entity");
-    assert_eq!(r["data"]["questions_asked"], rows.len() as u64);
+    assert_eq!(r.data.questions_asked, rows.len());
     for row in &rows {
         for k in ["entity", "question", "answer", "raw"] {
             assert!(row[k].is_string(), "{k}: {row}");
@@ -189,4 +203,19 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("## Reading") && report.contains("P(IK)"), "{report}");
+
+    // A second run on the same OUT reuses every stage and ends with the same results.
+    let started = Instant::now();
+    let again = run_suite::<Knowledge, _>(m, &opts, &out, false).unwrap();
+    eprintln!(
+        "knowledge suite, every stage reused: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(serde_json::to_string(&again).unwrap(), first);
+    for stage in ["answers", "probe", "sae", "steering", "pik"] {
+        assert!(
+            out.join("stages").join(format!("{stage}.json")).exists(),
+            "stage {stage}"
+        );
+    }
 }

@@ -1,13 +1,14 @@
 //! `mindlens experiment personality | knowledge | belief`: the concept suites, end to end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use burn::tensor::backend::Backend;
 use clap::{Args, Subcommand};
 
 use super::{with_backend, ModelArgs};
 use crate::concepts::belief::Belief;
-use crate::concepts::knowledge::{run_knowledge, KnowledgeOptions};
-use crate::concepts::personality::{run_personality, PersonalityOptions};
+use crate::concepts::knowledge::Knowledge;
+use crate::concepts::personality::Personality;
 use crate::concepts::{run_suite, Suite};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -28,7 +29,8 @@ pub(super) enum ExperimentAction {
 pub(super) struct SuiteArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Output directory (default: notebooks-data/<suite>/<model>/).
+    /// Output directory (default: notebooks-data/<suite>/<model>/). A run killed part-way
+    /// continues from its last finished stage when started again with the same options.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Data directory (default: probes/<suite>/).
@@ -56,67 +58,33 @@ fn out_dir(a: &SuiteArgs, suite: &str, model: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("notebooks-data").join(suite).join(safe))
 }
 
-fn quick_layers(n_layers: usize) -> Option<Vec<usize>> {
-    Some((1..=5).map(|i| i * n_layers / 6).collect())
-}
-
 pub(super) fn experiment(action: ExperimentAction) -> Result<()> {
     let (suite, a) = match &action {
         ExperimentAction::Personality(a) => ("personality", a),
         ExperimentAction::Knowledge(a) => ("knowledge", a),
         ExperimentAction::Belief(a) => ("belief", a),
     };
+    if a.sae.is_some() && suite != "knowledge" {
+        return Err(Error::Invalid("--sae applies to the knowledge suite only".into()));
+    }
     with_backend!(a.model.device, |B, dev| {
         let m = Model::<B>::load(&a.model.model, &dev)?;
         let out = out_dir(a, suite, &m.name);
-        let results = match suite {
-            "personality" => {
-                let mut o = PersonalityOptions::default();
-                if let Some(d) = &a.data {
-                    o.data_dir = d.clone();
-                }
-                if a.quick {
-                    o.max_questions = Some(8);
-                    o.max_items = Some(4);
-                    o.layers = quick_layers(m.config.n_layers);
-                }
-                if let Some(al) = &a.alphas {
-                    o.alphas = al.clone();
-                }
-                run_personality(&m, &o, &out, true)?
-            }
-            "knowledge" => {
-                let mut o = KnowledgeOptions::default();
-                if let Some(d) = &a.data {
-                    o.data_dir = d.clone();
-                }
-                o.sae = a.sae.clone();
-                if a.quick {
-                    o.max_entities = Some(20);
-                    o.layers = quick_layers(m.config.n_layers);
-                    o.sae_tokens = 100_000;
-                    o.max_steer_entities = Some(10);
-                    o.alphas = vec![0.5];
-                }
-                if let Some(al) = &a.alphas {
-                    o.alphas = al.clone();
-                }
-                run_knowledge(&m, &o, &out, true)?
-            }
-            _ => return suite_command::<Belief, B>(&m, a, &out),
-        };
-        println!("{}", serde_json::to_string_pretty(&results["headline"]).expect("JSON"));
-        eprintln!("results, figures and report.md in {}", out.display());
-        Ok(())
+        match suite {
+            "personality" => suite_command::<Personality, B>(&m, a, &out, |_| {}),
+            "knowledge" => suite_command::<Knowledge, B>(&m, a, &out, |o| o.sae = a.sae.clone()),
+            _ => suite_command::<Belief, B>(&m, a, &out, |_| {}),
+        }
     })
 }
 
-/// Runs suite `S` with the CLI's options (the suite's defaults, or its quick preset, with the
-/// data directory and strengths given) and prints its headline.
-fn suite_command<S: Suite, B: burn::tensor::backend::Backend>(
+/// Runs suite `S` with the CLI's options (the suite's defaults or its quick preset, with the
+/// data directory and strengths given, then `tweak`) and prints its headline.
+fn suite_command<S: Suite, B: Backend>(
     m: &Model<B>,
     a: &SuiteArgs,
-    out: &std::path::Path,
+    out: &Path,
+    tweak: impl FnOnce(&mut S::Options),
 ) -> Result<()> {
     let mut o = if a.quick {
         S::quick(m.config.n_layers)
@@ -127,9 +95,10 @@ fn suite_command<S: Suite, B: burn::tensor::backend::Backend>(
         *S::data_dir(&mut o) = d.clone();
     }
     if let Some(al) = &a.alphas {
-        *S::alphas(&mut o)
-            .ok_or_else(|| Error::Invalid("this suite does not steer: --alphas does not apply".into()))? = al.clone();
+        *S::alphas(&mut o).ok_or_else(|| Error::Invalid("this suite does not steer: --alphas does not apply".into()))? =
+            al.clone();
     }
+    tweak(&mut o);
     let r = run_suite::<S, B>(m, &o, out, true)?;
     println!("{}", serde_json::to_string_pretty(S::headline(&r)).expect("JSON"));
     eprintln!("results, figures and report.md in {}", out.display());

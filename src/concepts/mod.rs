@@ -26,6 +26,7 @@ pub fn redraw(
 ) -> crate::Result<Option<Vec<std::path::PathBuf>>> {
     Ok(match kind {
         k if k == belief::Belief::KIND => Some(suite::redraw::<belief::Belief>(results, dir)?),
+        k if k == knowledge::Knowledge::KIND => Some(suite::redraw::<knowledge::Knowledge>(results, dir)?),
         _ => None,
     })
 }

@@ -102,3 +102,52 @@ pub(super) fn judge(answer: &str, aliases: &[String]) -> Verdict {
         empty,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn normalising_drops_case_punctuation_and_apostrophes() {
+        assert_eq!(normalise("  The U.S.A.,  France!\n"), "the usa france");
+        assert_eq!(normalise("I don’t know."), "i dont know");
+        assert_eq!(normalise("19th-century"), "19th century");
+    }
+
+    #[test]
+    fn answers_match_aliases_by_substring_and_short_ones_by_word() {
+        assert!(answer_matches(" France, in Europe", &s(&["France"])));
+        assert!(answer_matches("the 19th-century", &s(&["19th century"])));
+        assert!(answer_matches("USA", &s(&["United States", "USA"])));
+        assert!(!answer_matches("Jerusalem", &s(&["USA"])));
+        assert!(!answer_matches("", &s(&["France"])));
+        assert!(leaks_answer("Manchester United", &s(&["Manchester"])));
+        assert!(!leaks_answer("Paris", &s(&["France"])));
+        assert!(!leaks_answer("Zorblat FC", &[]));
+    }
+
+    #[test]
+    fn refusals_are_whole_phrases() {
+        assert!(is_refusal("I don't know."));
+        assert!(is_refusal("I'm not sure about that"));
+        assert!(is_refusal("Unknown"));
+        assert!(!is_refusal("Paris"));
+        assert!(!is_refusal("Cannotville"));
+        let v = judge("I'm sorry, I cannot answer", &s(&["France"]));
+        assert!(v.refusal && !v.hallucination && !v.correct);
+        let v = judge("Germany", &s(&["France"]));
+        assert!(v.hallucination && !v.refusal);
+        let v = judge("", &[]);
+        assert!(v.empty && !v.hallucination);
+    }
+
+    #[test]
+    fn first_line_skips_leading_blank_lines() {
+        assert_eq!(first_line("\n  France\nQuestion: next"), "France");
+        assert_eq!(first_line("   "), "");
+    }
+}

@@ -1,0 +1,144 @@
+//! The data summary and the headline, counted from the steps' outcomes.
+
+use std::collections::BTreeMap;
+
+use super::answers::REFUSAL_PHRASES;
+use super::data::{Entity, FABRICATED, KNOWN, PARTIAL, REAL, TOO_FEW, UNKNOWN};
+use super::options::KnowledgeOptions;
+use super::results::{
+    DataSummary, Headline, LatentBrief, LatentInfo, PKnown, PikSection, RateOf, SaeSection, SteeringSection,
+    TopLatents, TypeCounts,
+};
+use super::steps::ask::{Asked, Labelled};
+use super::steps::probe::KnownProbe;
+use crate::concepts::data::{alpha64, mean_finite};
+
+/// What the run asked and of which entities.
+pub(super) fn data_summary(
+    opts: &KnowledgeOptions,
+    selected: &[Entity],
+    types: &[String],
+    asked: &[Asked],
+    ans: &Labelled,
+    generic_sentences: usize,
+) -> DataSummary {
+    let status = &ans.status;
+    let used: Vec<usize> = (0..asked.len()).filter(|&k| !asked[k].leaky).collect();
+    let per_type = types
+        .iter()
+        .map(|t| {
+            let of_t = |s: &str| {
+                (0..status.len())
+                    .filter(|&i| selected[i].kind == *t && status[i] == s)
+                    .count()
+            };
+            let qs: Vec<usize> = used
+                .iter()
+                .copied()
+                .filter(|&k| selected[asked[k].entity].kind == *t)
+                .collect();
+            let counts = TypeCounts {
+                real: selected.iter().filter(|e| e.kind == *t && e.source == REAL).count(),
+                known: of_t(KNOWN),
+                unknown: of_t(UNKNOWN),
+                partial: of_t(PARTIAL),
+                too_few_questions: of_t(TOO_FEW),
+                fabricated: of_t(FABRICATED),
+                questions: qs.len(),
+                correct: qs.iter().filter(|&&k| ans.verdicts[k].correct).count(),
+            };
+            (t.clone(), counts)
+        })
+        .collect();
+    DataSummary {
+        dir: opts.data_dir.display().to_string(),
+        entities: selected.len(),
+        real: selected.iter().filter(|e| e.source == REAL).count(),
+        types: types.to_vec(),
+        questions_asked: asked.len(),
+        questions_leaky: asked.iter().filter(|a| a.leaky).count(),
+        questions_used: used.len(),
+        generic_sentences,
+        per_type,
+        prompts: "plain-text completion (no chat template) for every model".into(),
+        matching: "first non-empty line of the answer, normalised (lower case, punctuation removed); correct if any \
+                   alias is a substring (whole word for aliases under 4 characters)"
+            .into(),
+        refusal_phrases: REFUSAL_PHRASES.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+fn brief(v: &[LatentInfo]) -> Vec<LatentBrief> {
+    v.iter()
+        .map(|l| LatentBrief {
+            latent: l.latent,
+            score: l.score,
+            generic_frequency: l.generic_frequency,
+        })
+        .collect()
+}
+
+/// The headline numbers.
+pub(super) fn headline(
+    opts: &KnowledgeOptions,
+    data: &DataSummary,
+    ans: &Labelled,
+    kp: &KnownProbe,
+    sae: &SaeSection,
+    steering: &SteeringSection,
+    pik: Option<&PikSection>,
+) -> Headline {
+    let status = &ans.status;
+    let count = |s: &str| status.iter().filter(|&&x| x == s).count();
+    let n_used_correct: usize = data.per_type.values().map(|t| t.correct).sum();
+    let p_known_of = |s: &str| {
+        let v: Vec<f64> = (0..status.len())
+            .filter(|&i| status[i] == s)
+            .map(|i| kp.p_known[i])
+            .collect();
+        mean_finite(&v)
+    };
+    let head_alpha = alpha64(opts.top_alpha());
+    let by_cond = |cat: &str, f: RateOf| -> BTreeMap<String, f64> {
+        steering
+            .conditions
+            .iter()
+            .filter(|c| c.alpha.is_none_or(|a| a == head_alpha))
+            .map(|c| (c.condition.clone(), c.get(cat, f)))
+            .collect()
+    };
+    Headline {
+        best_layer: kp.best.layer.unwrap_or(0),
+        auroc: kp.best.auroc,
+        accuracy: kp.best.accuracy,
+        balanced_accuracy: kp.best.test.balanced_accuracy,
+        control_accuracy: kp.best.control_accuracy,
+        chance: kp.sweep.chance,
+        transfer: kp.transfer.iter().map(|(t, s)| (t.clone(), s.accuracy)).collect(),
+        steer_layer: steering.layer,
+        steer_alpha: head_alpha,
+        refusal_rate: by_cond(KNOWN, |r| r.refusal),
+        hallucination_rate: by_cond("unknown_or_fabricated", |r| r.hallucination),
+        correct_rate: by_cond(KNOWN, |r| r.correct),
+        pik_layer: pik.and_then(|p| p.best.layer),
+        pik_auroc: pik.map_or(f64::NAN, |p| p.pooled_out_of_fold.auroc),
+        pik_ece: pik.map_or(f64::NAN, |p| p.ece),
+        pik_brier: pik.map_or(f64::NAN, |p| p.pooled_out_of_fold.brier),
+        n_real: data.real,
+        n_known: count(KNOWN),
+        n_unknown: count(UNKNOWN),
+        n_partial: count(PARTIAL),
+        n_fabricated: count(FABRICATED),
+        question_accuracy: n_used_correct as f64 / data.questions_used.max(1) as f64,
+        p_known: PKnown {
+            known: p_known_of(KNOWN),
+            unknown: p_known_of(UNKNOWN),
+            partial: p_known_of(PARTIAL),
+            fabricated: p_known_of(FABRICATED),
+        },
+        top_latents: TopLatents {
+            known: brief(&sae.known_latents),
+            unknown: brief(&sae.unknown_latents),
+        },
+    }
+}
