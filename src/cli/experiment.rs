@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use super::{with_backend, ModelArgs};
 use crate::concepts::belief::{run_belief, BeliefOptions};
 use crate::concepts::knowledge::{run_knowledge, KnowledgeOptions};
-use crate::concepts::personality::{run_personality, PersonalityOptions};
+use crate::concepts::personality::{Personality, PersonalityOptions};
+use crate::concepts::run_suite;
 use crate::error::Result;
 use crate::model::Model;
 
@@ -70,19 +71,19 @@ pub(super) fn experiment(action: ExperimentAction) -> Result<()> {
         let out = out_dir(a, suite, &m.name);
         let results = match suite {
             "personality" => {
-                let mut o = PersonalityOptions::default();
+                let mut o = if a.quick {
+                    PersonalityOptions::quick(m.config.n_layers)
+                } else {
+                    PersonalityOptions::default()
+                };
                 if let Some(d) = &a.data {
                     o.data_dir = d.clone();
-                }
-                if a.quick {
-                    o.max_questions = Some(8);
-                    o.max_items = Some(4);
-                    o.layers = quick_layers(m.config.n_layers);
                 }
                 if let Some(al) = &a.alphas {
                     o.alphas = al.clone();
                 }
-                run_personality(&m, &o, &out, true)?
+                let r = run_suite::<Personality, _>(&m, &o, &out, true)?;
+                serde_json::json!({ "headline": r.headline })
             }
             "knowledge" => {
                 let mut o = KnowledgeOptions::default();
