@@ -95,8 +95,8 @@ fn suite_command<S: Suite, B: Backend>(
         *S::data_dir(&mut o) = d.clone();
     }
     if let Some(al) = &a.alphas {
-        *S::alphas(&mut o).ok_or_else(|| Error::Invalid("this suite does not steer: --alphas does not apply".into()))? =
-            al.clone();
+        *S::alphas(&mut o)
+            .ok_or_else(|| Error::Invalid("this suite does not steer: --alphas does not apply".into()))? = al.clone();
     }
     tweak(&mut o);
     let r = run_suite::<S, B>(m, &o, out, true)?;

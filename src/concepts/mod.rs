@@ -27,33 +27,7 @@ pub fn redraw(
     Ok(match kind {
         k if k == belief::Belief::KIND => Some(suite::redraw::<belief::Belief>(results, dir)?),
         k if k == knowledge::Knowledge::KIND => Some(suite::redraw::<knowledge::Knowledge>(results, dir)?),
+        k if k == personality::Personality::KIND => Some(suite::redraw::<personality::Personality>(results, dir)?),
         _ => None,
     })
-}
-
-// Until every suite is reshaped (transitional re-exports).
-pub(crate) use crate::steer::direction::{mean_norm, random_direction};
-pub(crate) use data::{alpha64, check_layers, read_rows, spread};
-
-use indicatif::{ProgressBar, ProgressStyle};
-
-/// A progress bar for one stage of a suite (`stage` such as "knowledge steering"), counting
-/// `len` items; hidden when `progress` is off.
-pub(crate) fn stage_bar(progress: bool, stage: String, len: u64) -> ProgressBar {
-    if !progress {
-        return ProgressBar::hidden();
-    }
-    ProgressBar::new(len)
-        .with_style(
-            ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} {msg} {elapsed} eta {eta}")
-                .expect("valid template"),
-        )
-        .with_prefix(stage)
-}
-
-/// A stage announcement on stderr (`[suite] msg`) when `progress` is on.
-pub(crate) fn say(progress: bool, suite: &str, msg: &str) {
-    if progress {
-        eprintln!("[{suite}] {msg}");
-    }
 }

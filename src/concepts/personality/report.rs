@@ -1,0 +1,95 @@
+//! `report.md`: the headline numbers per trait and a reading that says what they do and do
+//! not show, from the results alone.
+
+use super::results::PersonalityResults;
+
+/// A number to two decimals, `n/a` where it is undefined.
+fn f(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2}")
+    } else {
+        "n/a".to_string()
+    }
+}
+
+pub(super) fn report(r: &PersonalityResults) -> String {
+    let o = &r.options;
+    let mut md = format!(
+        "# Personality suite: {}\n\nTraits: {}. Strengths relative to the mean residual norm; KL bound {} nats. \
+         Probes: logistic, {} folds grouped by question, permuted-label control.\n\n\
+         | trait | probe acc (layer) | control | steering layer, alpha | questionnaire -a / 0 / +a | template sd \
+         | behaviour -a / 0 / +a | KL at +a | projection-score r |\n|---|---|---|---|---|---|---|---|---|\n",
+        r.model,
+        o.traits.join(", "),
+        o.kl_bound,
+        o.folds,
+    );
+    let probe_layer = |l: Option<usize>| l.map_or("null".to_string(), |l| l.to_string());
+    for (t, h) in &r.headline {
+        let bound = if h.within_kl_bound { "" } else { " (KL bound not met)" };
+        md.push_str(&format!(
+            "| {t} | {} ({}) | {} | {}, {}{bound} | {} / {} / {} | {} | {} / {} / {} | {} | {} (n={}) |\n",
+            f(h.probe_accuracy),
+            probe_layer(h.probe_layer),
+            f(h.probe_control_accuracy),
+            h.layer,
+            f(h.alpha as f64),
+            f(h.score_minus),
+            f(h.score_zero),
+            f(h.score_plus),
+            f(h.template_spread),
+            f(h.behaviour_minus),
+            f(h.behaviour_zero),
+            f(h.behaviour_plus),
+            f(h.kl),
+            f(h.projection_score_r),
+            h.monitor_points,
+        ));
+    }
+    md.push_str("\n## Reading\n\n");
+    for (t, h) in &r.headline {
+        // An effect counts only when it exceeds twice the disagreement between templates.
+        let effect = h.score_plus - h.score_minus;
+        let spread = h.template_spread.max(h.template_spread_unsteered);
+        let steer = if !effect.is_finite() {
+            "the steering effect could not be measured".to_string()
+        } else if effect.abs() > 2.0 * spread && effect.abs() > 0.05 {
+            let way = if effect > 0.0 { "toward" } else { "against" };
+            format!(
+                "steering moves self-report {way} the trait by {effect:+.2} from -alpha to +alpha, beyond twice \
+                 the spread across templates ({spread:.2})"
+            )
+        } else {
+            format!(
+                "the self-report change from -alpha to +alpha ({effect:+.2}) is within twice the spread across \
+                 templates ({spread:.2}), so not a reliable effect"
+            )
+        };
+        let behav = h.behaviour_plus - h.behaviour_minus;
+        md.push_str(&format!(
+            "- **{t}**: the persona pole is decoded at {} (control {}); {steer}; the strongest high persona prompt \
+             against the strongest low one moves self-report by {:+.3} (what an explicit instruction achieves); the \
+             behaviour score moves {behav:+.2}; unsteered projection and self-report correlate at r = {} over {} \
+             graded personas{}.\n",
+            f(h.probe_accuracy),
+            f(h.probe_control_accuracy),
+            h.persona_prompt_effect,
+            f(h.projection_score_r),
+            h.monitor_points,
+            if h.within_kl_bound {
+                ""
+            } else {
+                "; no setting met the KL bound, so these numbers are at the gentlest positive alpha"
+            },
+        ));
+    }
+    md.push_str(
+        "\nCaveats: the probe separates conversations whose system prompts differ in wording as well as in trait, \
+         and the same persona prompts recur in every fold (only questions are held out), so high accuracy says the \
+         pole is present at the last token, not that a trait concept is. Options are scored by the mean \
+         log-probability of their text, both orders averaged; a small model's self-report is loosely tied to its \
+         persona, few items make every number noisy, and a correlation over a handful of graded personas has wide \
+         uncertainty.\n",
+    );
+    md
+}
