@@ -185,7 +185,7 @@ pub(super) fn generate(a: GenerateArgs) -> Result<()> {
         let ids = a.prompts.encode(&m)?;
         let mut hooks = HookSet::default();
         if let (Some(path), Some(layer)) = (&a.steer, a.steer_layer) {
-            let point: HookPoint = format!("blocks.{layer}.hook_resid_post").parse()?;
+            let point = HookPoint::ResidPost(layer);
             HookPoint::resolve(&point.to_string(), m.config.n_layers)?;
             let v = crate::artifact::read_vector(path)?;
             hooks

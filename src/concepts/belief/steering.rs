@@ -254,10 +254,12 @@ fn top_heads(
         let (Some(layer), Some(head)) = (u.layer, u.head) else {
             continue;
         };
-        if !z_of.contains_key(&layer) {
-            z_of.insert(layer, store.load(HookPoint::AttnZ(layer))?.mapv(f64::from));
-        }
-        let z = &z_of[&layer];
+        let z = match z_of.entry(layer) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(store.load(HookPoint::AttnZ(layer))?.mapv(f64::from))
+            }
+        };
         if (head + 1) * d_head > z.ncols() {
             return Err(Error::Invalid(format!(
                 "head {head} of layer {layer} is outside the stored attn.hook_z"
