@@ -144,15 +144,23 @@ impl Data {
     }
 }
 
+/// A chat turn of a harvest row. Fields in alphabetical order (as in every object of the
+/// rows file), so the file keeps its bytes and sha256 and a store harvested by an earlier
+/// version is still reused.
+#[derive(Serialize)]
+struct Turn {
+    content: String,
+    role: &'static str,
+}
+
 /// One conversation of `OUT/harvest_rows.jsonl`: a persona (pole `high`/`low`, pair index)
-/// or a graded persona (id, strength) answering a question. Fields in alphabetical order, as
-/// the file has always had them.
+/// or a graded persona (id, strength) answering a question.
 #[derive(Serialize)]
 pub(super) struct HarvestRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     graded: Option<String>,
     kind: &'static str,
-    messages: Vec<ChatMessage>,
+    messages: [Turn; 2],
     #[serde(skip_serializing_if = "Option::is_none")]
     persona: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -186,7 +194,18 @@ pub(super) fn harvest_plan(
 ) -> Result<(Vec<HarvestRow>, Vec<TraitRows>)> {
     let mut lines: Vec<HarvestRow> = Vec::new();
     let mut all_rows = Vec::new();
-    let chat = |system: &str, user: &str| vec![ChatMessage::system(system), ChatMessage::user(user)];
+    let chat = |system: &str, user: &str| {
+        [
+            Turn {
+                content: system.to_string(),
+                role: "system",
+            },
+            Turn {
+                content: user.to_string(),
+                role: "user",
+            },
+        ]
+    };
     for t in &opts.traits {
         let pole = |p: &str| {
             data.personas
@@ -259,4 +278,43 @@ pub(super) fn harvest_plan(
         all_rows.push(rows);
     }
     Ok((lines, all_rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn harvest_rows_keep_the_bytes_of_earlier_versions() {
+        let opts = PersonalityOptions {
+            data_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("probes/personality"),
+            traits: vec!["extraversion".into()],
+            max_personas: Some(1),
+            max_wordings: Some(1),
+            ..Default::default()
+        };
+        let data = Data::read(&opts.data_dir).unwrap();
+        let (qs, tests) = (data.questions("extract"), data.questions("test"));
+        let (rows, plan) = harvest_plan(&data, &opts, &qs[..1], &tests[..1]).unwrap();
+        assert_eq!(rows.len(), 2 + 5);
+        assert_eq!(plan[0].pairs, vec![(0, 1)]);
+        let first = serde_json::to_string(&rows[0]).unwrap();
+        assert!(
+            first.starts_with(r#"{"kind":"persona","messages":[{"content":"#),
+            "{first}"
+        );
+        assert!(
+            first.ends_with(&format!(
+                r#""role":"user"}}],"persona":0,"pole":"high","question":"{}","trait":"extraversion"}}"#,
+                qs[0].id
+            )),
+            "{first}"
+        );
+        let graded = serde_json::to_string(&rows[2]).unwrap();
+        assert!(graded.starts_with(r#"{"graded":"#), "{graded}");
+        assert!(
+            graded.contains(r#""strength":-2.0,"trait":"extraversion"}"#),
+            "{graded}"
+        );
+    }
 }
