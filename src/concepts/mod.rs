@@ -5,8 +5,10 @@
 //!   hallucinate;
 //! - [`belief`]: what a story character believes versus what is true.
 //!
-//! Each suite reads its data from `probes/<suite>/` and writes `results.json` (with a
-//! `headline` object), figures and `report.md` into an output directory.
+//! Each is a [`Suite`] (see [`suite`]): options with a quick preset, a run in resumable stages,
+//! typed results, figures and a report drawn from the results. [`run_suite`] reads the data
+//! from `probes/<suite>/` and writes `results.json` (with a `headline`), `figures/` and
+//! `report.md` into an output directory.
 
 pub mod belief;
 pub mod knowledge;
