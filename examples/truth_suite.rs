@@ -16,6 +16,7 @@ use mindlens::harvest::{harvest_rows, PositionSpec};
 use mindlens::plot::Draw;
 use mindlens::prelude::*;
 use mindlens::probe::figures::{layer_chart, LayerCurve};
+use mindlens::probe::sweep::best_by_accuracy;
 use mindlens::probe::{sweep_store, Labels, SweepOptions, SweepResults};
 use mindlens::steer::direction::{mean_difference, mean_norm, to_f32};
 use mindlens::steer::SteeringVectors;
@@ -109,11 +110,8 @@ impl Suite for Truth {
             };
             sweep_store(&store, HookPoint::RESID_POST_GLOB, &labels, &opts, "label")
         })?;
-        let best = sweep
-            .layers
-            .iter()
-            .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
-            .ok_or_else(|| Error::Invalid("no layers swept".into()))?;
+        let best =
+            best_by_accuracy(&sweep.layers).ok_or_else(|| Error::Invalid("no layer gave a finite accuracy".into()))?;
         let best_layer = best.layer.unwrap_or(0);
         run.stage("direction", || {
             let x = store.load(HookPoint::ResidPost(best_layer))?.mapv(f64::from);

@@ -467,10 +467,7 @@ fn finish(layers: Vec<LayerResult>, labels: &Labels, opts: &SweepOptions, label:
         }
         Target::Values(_) => (Vec::new(), 0.0),
     };
-    let best = layers
-        .iter()
-        .filter(|l| l.accuracy.is_finite())
-        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
+    let best = best_by_accuracy(&layers)
         .map(|l| serde_json::json!({"hook": l.hook, "layer": l.layer, "head": l.head, "accuracy": l.accuracy, "auroc": l.auroc, "selectivity": l.selectivity}))
         .unwrap_or(Value::Null);
     SweepResults {
@@ -533,6 +530,14 @@ pub fn sweep_store(
     sweep_units(units, labels, opts, label, hook_glob)
 }
 
+/// The unit with the highest finite test accuracy: a sweep's best layer (or head).
+pub fn best_by_accuracy<'a>(units: impl IntoIterator<Item = &'a LayerResult>) -> Option<&'a LayerResult> {
+    units
+        .into_iter()
+        .filter(|l| l.accuracy.is_finite())
+        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
+}
+
 /// Labels of a store's rows (see [`Labels::from_rows`]) and the sweep's control: with a
 /// per-type control, `type_field` names each row's type.
 pub fn store_labels(
@@ -569,13 +574,7 @@ pub fn fit_best(
     labels: &Labels,
     opts: &SweepOptions,
 ) -> Result<Option<(LinearProbe, super::ProbeMeta)>> {
-    let Some(best) = results
-        .layers
-        .iter()
-        .filter(|l| l.accuracy.is_finite())
-        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
-        .cloned()
-    else {
+    let Some(best) = best_by_accuracy(&results.layers).cloned() else {
         return Ok(None);
     };
     let point: HookPoint = best.hook.parse()?;

@@ -205,7 +205,9 @@ fn run_belief<B: Backend>(model: &Model<B>, opts: &BeliefOptions, run: &SuiteRun
     let steering = run.stage("steering", || {
         let prot = probes::labels(&store, LABELS[0])?;
         let oracle = probes::labels(&store, LABELS[1])?;
-        let best = probes::best_unit(probes[LABELS[0]].residual.layers.iter().filter(|l| l.head.is_none()));
+        let best = crate::probe::sweep::best_by_accuracy(
+            probes[LABELS[0]].residual.layers.iter().filter(|l| l.head.is_none()),
+        );
         let inputs = SteerInputs {
             store: &store,
             protagonist: (&prot, &probes[LABELS[0]]),

@@ -14,7 +14,7 @@ use crate::harvest::ActivationStore;
 use crate::hooks::HookPoint;
 use crate::probe::metrics::classification;
 use crate::probe::split::group_kfold;
-use crate::probe::sweep::LayerResult;
+use crate::probe::sweep::{best_by_accuracy, LayerResult};
 use crate::probe::{
     save_probe, sweep_store, Control, FitOptions, Labels, LinearProbe, ProbeKind, ProbeMeta, SweepOptions, SweepResults,
 };
@@ -80,19 +80,12 @@ pub fn sweep_labels(
         } else {
             None
         };
-        let best = best_unit(residual.layers.iter().filter(|l| l.head.is_none()))
+        let best = best_by_accuracy(residual.layers.iter().filter(|l| l.head.is_none()))
             .ok_or_else(|| Error::Invalid(format!("no layer gave a finite accuracy for {label:?}")))?;
         save_best_probe(store, &labels, &residual, best, &probes_dir.join(label))?;
         out.insert(label.to_string(), LabelSweeps { residual, heads });
     }
     Ok(out)
-}
-
-/// The unit with the highest finite accuracy.
-pub fn best_unit<'a>(units: impl Iterator<Item = &'a LayerResult>) -> Option<&'a LayerResult> {
-    units
-        .filter(|l| l.accuracy.is_finite())
-        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
 }
 
 /// Refits the best layer's probe on every row and saves it the way `mindlens probe sweep`

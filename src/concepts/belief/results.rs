@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::probes::{best_unit, LabelSweeps, TransferLayer};
+use super::probes::{LabelSweeps, TransferLayer};
 use super::steering::{accuracy_of, ByCondition, Setting, Steering};
 use super::{CONDITIONS, LABELS, TRAIN_FORM};
+use crate::probe::sweep::best_by_accuracy;
 use crate::probe::sweep::LayerResult;
 
 /// Everything the suite found.
@@ -187,14 +188,14 @@ impl Headline {
     ) -> Self {
         let best = |label: &str| -> Unit {
             let r = &probes[label].residual;
-            best_unit(r.layers.iter().filter(|l| l.head.is_none()))
+            best_by_accuracy(r.layers.iter().filter(|l| l.head.is_none()))
                 .map_or_else(|| Unit::from(&LayerResult::default()), Unit::from)
         };
         let best_head = |label: &str| {
             probes[label]
                 .heads
                 .as_ref()
-                .and_then(|h| best_unit(h.layers.iter().filter(|l| l.head.is_some())))
+                .and_then(|h| best_by_accuracy(h.layers.iter().filter(|l| l.head.is_some())))
                 .map(Unit::from)
         };
         let transfer_at = |label: &str| {

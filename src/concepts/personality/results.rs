@@ -86,11 +86,7 @@ pub struct TraitHeadline {
 impl TraitHeadline {
     pub(super) fn new(s: &Steering, probe: &SweepResults, m: &Monitoring) -> Self {
         let alpha = s.alpha;
-        let best = probe
-            .layers
-            .iter()
-            .filter(|r| r.accuracy.is_finite())
-            .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy));
+        let best = crate::probe::sweep::best_by_accuracy(&probe.layers);
         TraitHeadline {
             layer: s.layer,
             alpha,
