@@ -1,10 +1,12 @@
 """Writes the knowledge-awareness data set (after Ferrando et al., "Do I Know This Entity?",
-ICLR 2025): very famous real entities of four types (city, person, book, team), each with three
-easy attribute questions whose accepted answers are listed as aliases, plus procedurally
-fabricated entities of the same types (plausible names that refer to nothing), the prompt
-frames, and generic everyday sentences used to drop SAE latents that fire on any text.
+ICLR 2025): real entities of four types (city, person, book, team), very famous ones and
+obscure ones a small model probably does not know, each with three easy attribute questions
+whose accepted answers are listed as aliases, plus fabricated entities of the same types
+(plausible names that refer to nothing) from two differently built generators, the prompt
+frames, and generic everyday sentences used to drop SAE latents that fire on any text. Every
+entity row carries an `origin`: famous, obscure (real), syllable, markov (fabricated).
 
-All facts are public, well-known facts written for mindlens. Deterministic (seeded), Python 3.11,
+All facts are public facts written for mindlens. Deterministic (seeded), Python 3.11,
 standard library only. Validates its own output and prints a summary.
 
     python3 probes/knowledge/make_knowledge.py            # writes next to this script
@@ -15,10 +17,12 @@ Files: entities.jsonl, frames.json, generic.jsonl (see README.md).
 import argparse
 import collections
 import json
+import math
 import pathlib
 import random
 import re
 import sys
+import unicodedata
 
 SEED = 20250127
 
@@ -617,6 +621,432 @@ def fake_team(rng):
 FAKERS = {"city": fake_city, "person": fake_person, "book": fake_book, "team": fake_team}
 
 # ---------------------------------------------------------------------------------------------
+# Obscure real entities (origin "obscure"): real entities a small model probably does not know,
+# so that "unknown" is not the same as "fabricated". Same tuple formats and question templates as
+# the famous ones above; only facts that are not in doubt, every defensible answer accepted.
+# ---------------------------------------------------------------------------------------------
+
+COUNTRY.update({
+    "Faroe Islands": ["Faroe", "Faeroe", "Denmark"], "Estonia": ["Estonia"], "Armenia": ["Armenia"],
+    "Malawi": ["Malawi"], "Cambodia": ["Cambodia", "Kampuchea"], "Albania": ["Albania"],
+    "Bulgaria": ["Bulgaria"], "Lithuania": ["Lithuania"], "Slovakia": ["Slovakia", "Slovak Republic"],
+    "Slovenia": ["Slovenia"], "Georgia": ["Georgia"], "Taiwan": ["Taiwan"], "Chile": ["Chile"],
+    "Bolivia": ["Bolivia"], "Suriname": ["Suriname", "Surinam"], "Iceland": ["Iceland"],
+    "Paraguay": ["Paraguay"], "Croatia": ["Croatia"], "Tunisia": ["Tunisia"],
+    "South Africa": ["South Africa"], "Uruguay": ["Uruguay"], "Ecuador": ["Ecuador"],
+})
+LANGUAGE.update({
+    "Faroese/Danish": ["Faroese", "Danish"], "Estonian": ["Estonian"], "Armenian": ["Armenian"],
+    "Malawi north": ["Tumbuka", "Chichewa", "English"], "Khmer": ["Khmer", "Cambodian"],
+    "Albanian": ["Albanian"], "Bulgarian": ["Bulgarian"], "Lithuanian": ["Lithuanian"],
+    "Slovak": ["Slovak"], "Slovene": ["Slovene", "Slovenian"], "Georgian": ["Georgian"],
+    "Taiwan": ["Mandarin", "Chinese", "Hokkien", "Taiwanese", "Hakka"],
+    "Spanish/Quechua": ["Spanish", "Castilian", "Quechua"], "Dutch/Sranan": ["Dutch", "Sranan"],
+    "Icelandic": ["Icelandic"], "Finnish/Swedish": ["Finnish", "Swedish"],
+    "Dutch/Frisian": ["Dutch", "Frisian"],
+})
+NATIONALITY.update({
+    "czech": ["Czech"], "moravian": ["Moravian"], "chilean": ["Chilean", "Chile"],
+    "icelandic": ["Icelandic", "Iceland"], "japanese": ["Japanese", "Japan"],
+    "finnish": ["Finnish", "Finland"], "norwegian_": ["Norwegian", "Norway"],
+    "swedish": ["Swedish", "Sweden"], "danish": ["Danish", "Denmark"],
+    "yugoslav": ["Yugoslav", "Yugoslavia", "Bosnian", "Croatian", "Serbian"],
+    "hungarian": ["Hungarian", "Hungary"], "chinese": ["Chinese", "China"],
+    "galician": ["Galician", "Galicia"], "egyptian": ["Egyptian", "Egypt"],
+    "ethiopian": ["Ethiopian", "Ethiopia"], "sudanese": ["Sudanese", "Sudan"],
+    "kenyan": ["Kenyan", "Kenya"], "venezuelan": ["Venezuelan", "Venezuela"],
+    "peruvian": ["Peruvian", "Peru"],
+})
+SPORT_PROFESSION.update({
+    "running": ["runner", "athlete", "athletics", "track"],
+    "marathon": ["runner", "athlete", "athletics", "marathon"],
+    "figure_skating": ["skater", "skating", "actress"],
+    "goalkeeper": ["footballer", "football", "soccer", "goalkeeper", "goalie"],
+})
+SPORT_NAME.update({
+    "running": ["athletics", "running", "track"],
+    "marathon": ["athletics", "running", "marathon"],
+    "figure_skating": ["skating"],
+    "goalkeeper": ["football", "soccer"],
+})
+TEAM_SPORT.update({
+    "rugby_league": ["rugby league", "rugby"],
+    "rugby_union": ["rugby union", "rugby"],
+    "aussie_rules": ["Australian rules", "Australian football", "Aussie rules", "football"],
+})
+
+OBSCURE_CITIES = [
+    ("Kiruna", "Sweden", "Europe", "Swedish"), ("Oamaru", "New Zealand", "Oceania", "English"),
+    ("Tórshavn", "Faroe Islands", "Europe", "Faroese/Danish"),
+    ("Chefchaouen", "Morocco", "Africa", "Arabic"), ("Pärnu", "Estonia", "Europe", "Estonian"),
+    ("Gyumri", "Armenia", "Europe/Asia", "Armenian"), ("Mzuzu", "Malawi", "Africa", "Malawi north"),
+    ("Battambang", "Cambodia", "Asia", "Khmer"), ("Iquitos", "Peru", "South America", "Spanish"),
+    ("Gjirokastër", "Albania", "Europe", "Albanian"), ("Plovdiv", "Bulgaria", "Europe", "Bulgarian"),
+    ("Kaunas", "Lithuania", "Europe", "Lithuanian"), ("Košice", "Slovakia", "Europe", "Slovak"),
+    ("Maribor", "Slovenia", "Europe", "Slovene"), ("Kutaisi", "Georgia", "Europe/Asia", "Georgian"),
+    ("Chiang Rai", "Thailand", "Asia", "Thai"), ("Kanazawa", "Japan", "Asia", "Japanese"),
+    ("Gyeongju", "South Korea", "Asia", "Korean"), ("Hsinchu", "Taiwan", "Asia", "Taiwan"),
+    ("Valdivia", "Chile", "South America", "Spanish"),
+    ("Potosí", "Bolivia", "South America", "Spanish/Quechua"),
+    ("Paramaribo", "Suriname", "South America", "Dutch/Sranan"),
+    ("Trois-Rivières", "Canada", "North America", "French"),
+    ("Whitehorse", "Canada", "North America", "English"),
+    ("Kalgoorlie", "Australia", "Oceania", "English"), ("Akureyri", "Iceland", "Europe", "Icelandic"),
+    ("Vaasa", "Finland", "Europe", "Finnish/Swedish"), ("Esbjerg", "Denmark", "Europe", "Danish"),
+    ("Leeuwarden", "Netherlands", "Europe", "Dutch/Frisian"),
+]
+
+OBSCURE_PEOPLE = [
+    ("Bohuslav Martinů", nat("czech"), COMPOSER, 1890),
+    ("Leoš Janáček", nat("czech", "moravian"), COMPOSER, 1854),
+    ("Carl Nielsen", nat("danish"), COMPOSER + ["conductor", "violinist"], 1865),
+    ("Gabriela Mistral", nat("chilean"), ["poet", "poetry", "writer", "author", "diplomat", "educator", "teacher"], 1889),
+    ("Halldór Laxness", nat("icelandic"), WRITER, 1902),
+    ("Sigrid Undset", nat("norwegian_"), WRITER, 1882),
+    ("Selma Lagerlöf", nat("swedish"), WRITER + ["teacher"], 1858),
+    ("Knut Hamsun", nat("norwegian_"), WRITER, 1859),
+    ("Ivo Andrić", nat("yugoslav"), WRITER + ["diplomat"], 1892),
+    ("Wisława Szymborska", nat("polish"), ["poet", "poetry", "writer", "author", "essayist", "translator"], 1923),
+    ("Rosalía de Castro", nat("spanish", "galician"), ["poet", "poetry", "writer", "author", "novelist"], 1837),
+    ("Machado de Assis", nat("brazilian"), WRITER + ["poet", "journalist"], 1839),
+    ("Naguib Mahfouz", nat("egyptian"), WRITER, 1911),
+    ("Wole Soyinka", nat("nigerian"), WRITER + ["playwright", "poet", "dramatist"], 1934),
+    ("Lise Meitner", nat("austrian", "swedish"), PHYSICIST, 1878),
+    ("Hideki Yukawa", nat("japanese"), PHYSICIST, 1907),
+    ("Chien-Shiung Wu", nat("chinese", "american"), PHYSICIST, 1912),
+    ("Hans Christian Ørsted", nat("danish"), PHYSICIST + ["chemist", "chemistry"], 1777),
+    ("Jagadish Chandra Bose", nat("indian"), PHYSICIST + ["biologist", "botanist", "inventor"], 1858),
+    ("Niels Henrik Abel", nat("norwegian_"), ["mathematician", "mathematics"], 1802),
+    ("Santiago Ramón y Cajal", nat("spanish"), ["neuroscientist", "neuroscience", "neuroanatomist", "histologist", "pathologist", "scientist", "physician", "doctor"], 1852),
+    ("Alvar Aalto", nat("finnish"), ["architect", "architecture", "designer"], 1898),
+    ("Paavo Nurmi", nat("finnish"), None, "running"),
+    ("Emil Zátopek", nat("czech", "moravian"), None, "running"),
+    ("Abebe Bikila", nat("ethiopian"), None, "marathon"),
+    ("Fanny Blankers-Koen", nat("dutch"), None, "sprint"),
+    ("Sonja Henie", nat("norwegian_"), None, "figure_skating"),
+    ("Lev Yashin", nat("russian"), None, "goalkeeper"),
+]
+
+OBSCURE_BOOKS = [
+    ("The Tartar Steppe", ["Dino Buzzati", "Buzzati"], nat("italian"), 1940),
+    ("Effi Briest", ["Theodor Fontane", "Fontane"], nat("german"), 1895),
+    ("Max Havelaar", ["Multatuli", "Eduard Douwes Dekker", "Douwes Dekker"], nat("dutch"), 1860),
+    ("Niels Lyhne", ["J. P. Jacobsen", "Jens Peter Jacobsen", "Jacobsen"], nat("danish"), 1880),
+    ("Independent People", ["Halldór Laxness", "Halldor Laxness", "Laxness"], nat("icelandic"), 1934),
+    ("Pedro Páramo", ["Juan Rulfo", "Rulfo"], nat("mexican"), 1955),
+    ("Kristin Lavransdatter", ["Sigrid Undset", "Undset"], nat("norwegian_"), 1920),
+    ("The Bridge on the Drina", ["Ivo Andrić", "Ivo Andric", "Andrić", "Andric"], nat("yugoslav"), 1945),
+    ("Growth of the Soil", ["Knut Hamsun", "Hamsun"], nat("norwegian_"), 1917),
+    ("The Good Soldier Švejk", ["Jaroslav Hašek", "Jaroslav Hasek", "Hašek", "Hasek"], nat("czech"), 1921),
+    ("Quo Vadis", ["Henryk Sienkiewicz", "Sienkiewicz"], nat("polish"), 1896),
+    ("The Leopard", ["Giuseppe Tomasi di Lampedusa", "Tomasi di Lampedusa", "Lampedusa"], nat("italian"), 1958),
+    ("Oblomov", ["Ivan Goncharov", "Goncharov"], nat("russian"), 1859),
+    ("Dom Casmurro", ["Machado de Assis", "Machado"], nat("brazilian"), 1899),
+    ("Palace Walk", ["Naguib Mahfouz", "Mahfouz"], nat("egyptian"), 1956),
+    ("Season of Migration to the North", ["Tayeb Salih", "Tayeb Saleh", "Salih"], nat("sudanese"), 1966),
+    ("Petals of Blood", ["Ngũgĩ wa Thiong'o", "Ngugi wa Thiong'o", "Ngũgĩ", "Ngugi", "Thiong'o"], nat("kenyan"), 1977),
+    ("The Man Without Qualities", ["Robert Musil", "Musil"], nat("austrian"), 1930),
+    ("The Radetzky March", ["Joseph Roth", "Roth"], nat("austrian"), 1932),
+    ("Doña Bárbara", ["Rómulo Gallegos", "Romulo Gallegos", "Gallegos"], nat("venezuelan"), 1929),
+    ("The Makioka Sisters", ["Jun'ichirō Tanizaki", "Junichiro Tanizaki", "Tanizaki"], nat("japanese"), 1943),
+    ("Snow Country", ["Yasunari Kawabata", "Kawabata"], nat("japanese"), 1937),
+    ("Kokoro", ["Natsume Sōseki", "Natsume Soseki", "Sōseki", "Soseki"], nat("japanese"), 1914),
+    ("The Charterhouse of Parma", ["Stendhal", "Henri Beyle"], nat("french"), 1839),
+    ("Gösta Berling's Saga", ["Selma Lagerlöf", "Selma Lagerlof", "Lagerlöf", "Lagerlof"], nat("swedish"), 1891),
+    ("Fontamara", ["Ignazio Silone", "Silone"], nat("italian"), 1933),
+    ("Ferdydurke", ["Witold Gombrowicz", "Gombrowicz"], nat("polish"), 1937),
+    ("Platero and I", ["Juan Ramón Jiménez", "Juan Ramon Jimenez", "Jiménez", "Jimenez"], nat("spanish"), 1914),
+]
+
+OBSCURE_TEAMS = [
+    ("Rosenborg BK", "football", ["Trondheim"], "Norway"),
+    ("Malmö FF", "football", ["Malmö", "Malmo"], "Sweden"),
+    ("Ferencvárosi TC", "football", ["Budapest"], "Hungary"),
+    ("Club Olimpia", "football", ["Asunción", "Asuncion"], "Paraguay"),
+    ("Urawa Red Diamonds", "football", ["Saitama", "Urawa"], "Japan"),
+    ("Pohang Steelers", "football", ["Pohang"], "South Korea"),
+    ("Slavia Prague", "football", ["Prague", "Praha"], "Czechia"),
+    ("Legia Warsaw", "football", ["Warsaw", "Warszawa"], "Poland"),
+    ("HJK Helsinki", "football", ["Helsinki"], "Finland"),
+    ("Brøndby IF", "football", ["Brøndby", "Brondby", "Copenhagen"], "Denmark"),
+    ("Dinamo Zagreb", "football", ["Zagreb"], "Croatia"),
+    ("Al Ahly SC", "football", ["Cairo"], "Egypt"),
+    ("Espérance de Tunis", "football", ["Tunis"], "Tunisia"),
+    ("Kaizer Chiefs", "football", ["Johannesburg", "Soweto"], "South Africa"),
+    ("CA Peñarol", "football", ["Montevideo"], "Uruguay"),
+    ("Colo-Colo", "football", ["Santiago"], "Chile"),
+    ("Once Caldas", "football", ["Manizales"], "Colombia"),
+    ("LDU Quito", "football", ["Quito"], "Ecuador"),
+    ("Melbourne Storm", "rugby_league", ["Melbourne"], "Australia"),
+    ("Leinster Rugby", "rugby_union", ["Dublin"], "Ireland"),
+    ("Stade Toulousain", "rugby_union", ["Toulouse"], "France"),
+    ("Färjestad BK", "hockey", ["Karlstad"], "Sweden"),
+    ("HC Davos", "hockey", ["Davos"], "Switzerland"),
+    ("Žalgiris Kaunas", "basketball", ["Kaunas"], "Lithuania"),
+    ("Yomiuri Giants", "baseball", ["Tokyo"], "Japan"),
+    ("Sydney Swans", "aussie_rules", ["Sydney"], "Australia"),
+]
+
+# ---------------------------------------------------------------------------------------------
+# Fabricated entities, second generator (origin "markov"). Built differently from the syllable
+# generator above so that a probe trained on one can be tested on the other: cities and
+# surnames are sampled from an order-3 character Markov chain trained on REAL names (the
+# one-word cities / surnames of the real entities plus the training-only lists below), people
+# pair such a surname with a real first name from a list disjoint from FIRST_NAMES, books are
+# titles assembled from common English words only (no invented word at all), and teams are a
+# Markov place name with a club-style nickname or prefix. Drawn from its own seeded RNG after
+# the syllable generator, so the syllable names do not change.
+# ---------------------------------------------------------------------------------------------
+
+SEED_MARKOV = 20250601
+MARKOV_ORDER = 3
+MARKOV_PER_TYPE = 40
+
+# training-only lists of real towns and surnames (names only; no facts are claimed about them)
+PLACE_CORPUS = """
+Aarhus Odense Aalborg Uppsala Lund Linkoping Orebro Gavle Bergen Stavanger Drammen Tampere Turku
+Jyvaskyla Kuopio Lahti Rovaniemi Gdansk Poznan Wroclaw Lublin Torun Szczecin Bydgoszcz Brno
+Ostrava Olomouc Plzen Debrecen Szeged Pecs Miskolc Brasov Sibiu Constanta Varna Burgas Pleven
+Kragujevac Rijeka Osijek Zadar Ljubljana Koper Graz Linz Salzburg Innsbruck Klagenfurt Bregenz
+Basel Lucerne Lausanne Lugano Winterthur Freiburg Heidelberg Mannheim Karlsruhe Stuttgart
+Augsburg Regensburg Nuremberg Wurzburg Erfurt Leipzig Dresden Chemnitz Rostock Kiel Lubeck
+Bremen Hanover Kassel Gottingen Munster Dortmund Essen Bochum Wuppertal Aachen Trier Mainz
+Koblenz Utrecht Haarlem Leiden Delft Arnhem Nijmegen Tilburg Breda Zwolle Enschede Antwerp
+Bruges Namur Liege Charleroi Rennes Nantes Angers Tours Orleans Dijon Besancon Grenoble Avignon
+Nimes Montpellier Perpignan Toulouse Bordeaux Limoges Poitiers Reims Amiens Rouen Caen Brest
+Lorient Bilbao Burgos Oviedo Gijon Santander Pamplona Logrono Zaragoza Huesca Teruel Valladolid
+Salamanca Caceres Badajoz Cordoba Granada Malaga Almeria Murcia Alicante Castellon Tarragona
+Girona Lleida Braga Coimbra Aveiro Viseu Evora Leiria Setubal Bologna Parma Modena Ferrara
+Ravenna Rimini Ancona Perugia Siena Lucca Livorno Genoa Turin Bergamo Brescia Verona Padua
+Vicenza Trieste Udine Trento Bolzano Lecce Taranto Salerno Palermo Catania Messina Cagliari
+Sassari Patras Larissa Volos Ioannina Kavala Chania Heraklion Izmir Bursa Konya Kayseri Trabzon
+Samsun Adana Mersin Antalya Rosario Mendoza Tucuman Parana Neuquen Valparaiso Rancagua Talca
+Temuco Osorno Antofagasta Iquique Arica Trujillo Chiclayo Piura Cusco Huancayo Cajamarca
+Medellin Barranquilla Cartagena Pereira Guayaquil Riobamba Ambato Maracaibo Barquisimeto Cumana
+Curitiba Florianopolis Londrina Campinas Sorocaba Recife Fortaleza Salvador Belem Manaus
+Goiania Cuiaba Guadalajara Monterrey Puebla Toluca Queretaro Morelia Durango Saltillo Hermosillo
+Culiacan Mazatlan Tampico Veracruz Villahermosa
+""".split()
+
+SURNAME_CORPUS = """
+Andersson Johansson Lindqvist Bergstrom Nyberg Halvorsen Pedersen Christensen Jorgensen Virtanen
+Korhonen Makinen Nieminen Kowalski Nowak Wisniewski Zielinski Dvorak Novotny Svoboda Horvath
+Szabo Kovacs Popescu Ionescu Dimitrov Petrov Jovanovic Petrovic Kovacevic Muller Schneider
+Fischer Weber Wagner Becker Hoffmann Schulz Richter Neumann Schwarz Zimmermann Hartmann Lange
+Werner Krause Lehmann Kaiser Fuchs Vogel Jansen Bakker Visser Meijer Mulder Peeters Janssens
+Dubois Lefebvre Moreau Laurent Garnier Rousseau Fontaine Chevalier Girard Bonnet Mercier Guerin
+Boyer Fernandez Gonzalez Rodriguez Lopez Martinez Sanchez Perez Gomez Moreno Alvarez Romero
+Navarro Torres Dominguez Vazquez Ramos Serrano Molina Ortega Delgado Rubio Silva Oliveira
+Pereira Carvalho Almeida Ferreira Ribeiro Rossi Russo Ferrari Esposito Bianchi Romano Colombo
+Ricci Marino Greco Gallo Conti Giordano Mancini Rizzo Lombardi Moretti Johnson Williams Taylor
+Wilson Davies Evans Roberts Walker Wright Thompson Hughes Edwards Harris Clarke Turner Cooper
+Morris Baker Harrison Morgan Fletcher Holloway Pritchard Whitaker Ashworth Kendall Lambert
+Lindberg Sandberg Holmberg Eriksen Haugen Berglund Lundgren Hakkinen Laine Heikkinen Salminen
+Grabowski Lewandowski Kaminski Wojcik Kaczmarek Mazur Krawczyk Prochazka Kucera Vesely Hajek
+Farkas Toth Balogh Molnar Varga Radu Stan Munteanu Georgiev Stoyanov Nikolic Markovic Babic
+Schmitt Hofmann Bauer Schubert Keller Brandt Haas Seidel Ziegler Frank Berger Winkler Lorenz
+Dekker Hendriks Verhoeven Willems Claes Lemaire Duval Fournier Perrin Marchand Lacroix
+Gauthier Hernandez Castillo Cabrera Medina Herrera Aguilar Vargas Guzman Mendoza Salazar
+Figueroa Cardoso Teixeira Mendes Barbosa Pinto Moura Lucchesi Benedetti Cattaneo Fabbri
+Pellegrini Santoro Marchetti Villa Caruso Ferrara Galli Donati Barker Chapman Marshall Lawson
+Saunders Spencer Gibson Holland Bradley Cartwright Pemberton Whitfield Blackwood Hargreaves
+""".split()
+
+# real first names, none in FIRST_NAMES and none a word of a real entity name in the file
+FIRST_NAMES_B = [
+    "Harold", "Edwin", "Beatrice", "Gerald", "Mabel", "Rupert", "Doris", "Vernon", "Evelyn",
+    "Cecil", "Muriel", "Ingrid", "Amelia", "Jasper", "Rowena", "Tamsin", "Dorothea", "Ambrose",
+    "Philippa", "Florian", "Bettina", "Lorna", "Giulia", "Lorenzo", "Aurelio", "Beatriz",
+    "Tomasz", "Zofia", "Milena", "Anneli", "Kaisa", "Gustav", "Eleanor", "Raymond", "Harriet",
+    "Ignacio", "Mathilde", "Conrad", "Yvonne", "Rasmus",
+]
+BOOK_B_ADJS = ["Copper", "Amber", "Velvet", "Narrow", "Hidden", "Patient", "Restless", "Borrowed",
+               "Painted", "Idle", "Wandering", "Tender", "Bitter", "Unfinished", "Sleeping",
+               "Lonely", "Faithful", "Careless", "Sudden", "Marble", "Paper", "Iron"]
+BOOK_B_NOUNS = ["Meadow", "Thimble", "Compass", "Candle", "Attic", "Cellar", "Ladder", "Chapel",
+                "Pebble", "Anchor", "Feather", "Ribbon", "Hourglass", "Almanac", "Harvest",
+                "Furnace", "Threshold", "Carousel", "Saddle", "Kettle", "Tapestry", "Fountain",
+                "Staircase", "Magpie", "Lark", "Wren", "Hare", "Shepherd", "Orphan", "Lodger"]
+BOOK_B_PLURALS = ["Kites", "Sparrows", "Candles", "Pebbles", "Feathers", "Ribbons", "Magpies",
+                  "Lodgers", "Strangers", "Moths", "Ladders", "Thimbles", "Almanacs", "Fountains"]
+BOOK_B_TIMES = ["Summer", "Autumn", "Spring", "Morning", "Evening", "Fortnight"]
+BOOK_B_TRADES = ["Tailor", "Beekeeper", "Locksmith", "Fiddler", "Shepherd", "Surveyor",
+                 "Bookbinder", "Chandler", "Apothecary", "Magistrate", "Schoolmistress", "Lodger"]
+BOOK_B_VERBS = ["Kept", "Knew", "Forgot", "Buried", "Carried", "Wanted"]
+TEAM_B_NICKNAMES = ["Harriers", "Drovers", "Lancers", "Tanners", "Glovers", "Foresters",
+                    "Dragoons", "Voyagers", "Wardens", "Hussars", "Pioneers", "Sentinels",
+                    "Millers", "Cutters"]
+TEAM_B_PREFIXES = ["Deportivo", "Racing"]
+BOOK_B_WORDS = set(w.lower() for w in BOOK_B_ADJS + BOOK_B_NOUNS + BOOK_B_PLURALS + BOOK_B_TIMES
+                   + BOOK_B_TRADES + BOOK_B_VERBS) | {"the", "a", "an", "of", "in", "and", "what", "s"}
+FIXED_WORDS_B = (BOOK_B_WORDS | set(w.lower() for w in FIRST_NAMES_B + TEAM_B_NICKNAMES
+                                    + TEAM_B_PREFIXES))
+# Markov names that turned out to be real places, surnames or words (checked by eye)
+BLOCKLIST_B = {"upperp", "pamping", "domine", "ioannes", "wintertal"}
+
+
+FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "Ae", "ß": "ss", "ł": "l", "Ł": "L",
+                      "đ": "d", "Đ": "D", "ı": "i"})
+
+
+def ascii_fold(s):
+    return "".join(c for c in unicodedata.normalize("NFKD", s.translate(FOLD))
+                   if not unicodedata.combining(c))
+
+
+def too_close(word, corpus, max_edits=2):
+    """True if word is within max_edits edits of a training name or is part of one
+    (truncations such as "Athen" or "Munste" read as the real name)."""
+    for t in corpus:
+        if word in t or abs(len(word) - len(t)) > max_edits:
+            if word in t:
+                return True
+            continue
+        prev = list(range(len(t) + 1))
+        for i, a in enumerate(word, 1):
+            cur = [i]
+            for j, b in enumerate(t, 1):
+                cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a != b)))
+            prev = cur
+        if prev[-1] <= max_edits:
+            return True
+    return False
+
+
+class CharMarkov:
+    """Order-k character Markov chain over lowercase words; "^" pads the start, "$" ends."""
+
+    def __init__(self, words, order):
+        self.order = order
+        self.next = collections.defaultdict(list)
+        for w in words:
+            s = "^" * order + w + "$"
+            for i in range(order, len(s)):
+                self.next[s[i - order:i]].append(s[i])
+
+    def sample(self, rng, min_len, max_len):
+        while True:
+            ctx, out = "^" * self.order, ""
+            while len(out) <= max_len:
+                c = rng.choice(self.next[ctx])
+                if c == "$":
+                    break
+                out += c
+                ctx = (ctx + c)[-self.order:]
+            if min_len <= len(out) <= max_len:
+                return out
+
+
+def training_words(names):
+    """Lowercase ASCII one-word names (multi-word and hyphenated names are left out)."""
+    out = []
+    for n in names:
+        w = ascii_fold(n).lower()
+        if w.isalpha() and w not in out:
+            out.append(w)
+    return out
+
+
+def markov_fakers(real):
+    # the chains learn from the training-only lists, not from the entities in the file, so a
+    # Markov name is not a blend of names the model is asked about ("Djokovacek", "Leidelft");
+    # the entities' own one-word names still count as training names for the rejection rules
+    cities = training_words(PLACE_CORPUS)
+    surnames = training_words(SURNAME_CORPUS)
+    place_chain = CharMarkov(cities, MARKOV_ORDER)
+    surname_chain = CharMarkov(surnames, MARKOV_ORDER)
+    corpus = set(cities) | set(surnames) | set(training_words(
+        [w for r in real for w in r["entity"].split()]))
+
+    def place(rng):
+        return place_chain.sample(rng, 6, 11).capitalize()
+
+    def city(rng):
+        return place(rng)
+
+    def person(rng):
+        return f"{rng.choice(FIRST_NAMES_B)} {surname_chain.sample(rng, 6, 10).capitalize()}"
+
+    def book(rng):
+        pattern = rng.randrange(6)
+        if pattern == 0:
+            return f"The {rng.choice(BOOK_B_ADJS)} {rng.choice(BOOK_B_NOUNS)}"
+        if pattern == 1:
+            time = rng.choice(BOOK_B_TIMES)
+            return f"{'An' if time[0] in 'AEIOU' else 'A'} {time} of {rng.choice(BOOK_B_PLURALS)}"
+        if pattern == 2:
+            return f"The {rng.choice(BOOK_B_TRADES)}'s {rng.choice(BOOK_B_NOUNS)}"
+        if pattern == 3:
+            return f"{rng.choice(BOOK_B_PLURALS)} in the {rng.choice(BOOK_B_NOUNS)}"
+        if pattern == 4:
+            a, b = rng.sample(BOOK_B_NOUNS, 2)
+            return f"{a} and {b}"
+        return f"What the {rng.choice(BOOK_B_TRADES)} {rng.choice(BOOK_B_VERBS)}"
+
+    def team(rng):
+        if rng.random() < 0.7:
+            return f"{place(rng)} {rng.choice(TEAM_B_NICKNAMES)}"
+        return f"{rng.choice(TEAM_B_PREFIXES)} {place(rng)}"
+
+    return {"city": city, "person": person, "book": book, "team": team}, corpus
+
+
+def markov_rows(real, syllable, rng):
+    """MARKOV_PER_TYPE fabricated entities per type from the second generator. Same rules as
+    the syllable generator against ALL real entities (famous and obscure), and, in addition, no
+    name equal to or containing a syllable name, no invented word equal to a syllable word,
+    containing a training name of 6+ letters, within two edits of a training name or part of
+    one, and no invented word used twice."""
+    fakers, corpus = markov_fakers(real)
+    real_names = {r["entity"].lower() for r in real}
+    real_words = {ascii_fold(w) for r in real
+                  for w in re.findall(r"[^\W\d_]+", r["entity"].lower()) if len(w) >= 4}
+    real_surnames = {ascii_fold(r["entity"].split()[-1].lower()) for r in real if r["type"] == "person"}
+    real_single = {ascii_fold(r["entity"].lower()) for r in real if r["type"] == "city"
+                   and " " not in r["entity"] and len(r["entity"]) >= 4}
+    a_names = [r["entity"].lower() for r in syllable]
+    a_words = {w for r in syllable for w in re.findall(r"[^\W\d_]+", r["entity"].lower())} - FIXED_WORDS
+    long_corpus = {w for w in corpus if len(w) >= 6}
+    clash = sorted(w for w in FIXED_WORDS_B if w in real_words or w in FIXED_WORDS - {"the", "of", "and", "a", "an"})
+    assert not clash, f"generator B vocabulary reuses real or syllable words: {clash}"
+    real_people = [r for r in real if r["type"] == "person" and r["origin"] == "famous"]
+    sport_share = sum(r["questions"][2]["attribute"] == "sport" for r in real_people) / len(real_people)
+    rows, used, used_words = [], set(real_names) | set(a_names), set()
+    for etype in ("city", "person", "book", "team"):
+        made = 0
+        while made < MARKOV_PER_TYPE:
+            name = fakers[etype](rng)
+            low = name.lower()
+            words = re.findall(r"[^\W\d_]+", low)
+            invented = [w for w in words if w not in FIXED_WORDS_B]
+            if low in used or any(a in low for a in a_names):
+                continue
+            if any(w in real_words or w in a_words or w in corpus or w in BLOCKLIST_B for w in invented):
+                continue
+            if any(c in w for w in invented for c in real_single | long_corpus):
+                continue
+            if any(too_close(w, corpus) for w in invented):
+                continue
+            if etype == "person" and words[-1] in real_surnames:
+                continue
+            if any(w in used_words for w in invented):
+                continue
+            used.add(low)
+            used_words.update(invented)
+            if etype == "city":
+                questions = [q(a, t, name, []) for a, t in CITY_Q]
+            elif etype == "person":
+                third = PERSON_Q_SPORT if rng.random() < sport_share else PERSON_Q_CENTURY
+                questions = [q(a, t, name, []) for a, t in PERSON_Q + [third]]
+            elif etype == "book":
+                questions = [q(a, t, name, []) for a, t in BOOK_Q]
+            else:
+                questions = [q(a, t, name, []) for a, t in TEAM_Q]
+            rows.append(row(etype, name, "fabricated", "markov", questions))
+            made += 1
+    return rows
+
+# ---------------------------------------------------------------------------------------------
 # Generic everyday sentences (no named entities), used to find latents that fire on any text.
 # ---------------------------------------------------------------------------------------------
 
@@ -972,20 +1402,20 @@ def dedupe(xs):
     return out
 
 
-def row(etype, name, source, questions):
+def row(etype, name, source, origin, questions):
     for item in questions:
         item["answers"] = dedupe(item["answers"])
-    return {"entity": name, "type": etype, "source": source, "group": f"{etype}:{name}",
-            "questions": questions}
+    return {"entity": name, "type": etype, "source": source, "origin": origin,
+            "group": f"{etype}:{name}", "questions": questions}
 
 
-def real_rows():
+def real_rows(origin="famous", cities=CITIES, people=PEOPLE, books=BOOKS, teams=TEAMS):
     rows = []
-    for name, country, continent, language in CITIES:
+    for name, country, continent, language in cities:
         answers = [COUNTRY[country], CONTINENT[continent], LANGUAGE[language]]
-        rows.append(row("city", name, "real",
+        rows.append(row("city", name, "real", origin,
                         [q(a, t, name, ans) for (a, t), ans in zip(CITY_Q, answers)]))
-    for name, nationality, profession, third in PEOPLE:
+    for name, nationality, profession, third in people:
         if isinstance(third, str):  # athlete
             profession = SPORT_PROFESSION[third]
             last = q(*PERSON_Q_SPORT, name, SPORT_NAME[third])
@@ -994,15 +1424,15 @@ def real_rows():
             centuries = sorted({century_of(y) for y in years})
             assert len(centuries) == 1, name
             last = q(*PERSON_Q_CENTURY, name, CENTURY[centuries[0]] + [str(y) for y in years])
-        rows.append(row("person", name, "real",
+        rows.append(row("person", name, "real", origin,
                         [q(*PERSON_Q[0], name, nationality), q(*PERSON_Q[1], name, profession), last]))
-    for title, author, nationality, year in BOOKS:
+    for title, author, nationality, year in books:
         answers = [author, nationality, CENTURY[century_of(year)]]
-        rows.append(row("book", title, "real",
+        rows.append(row("book", title, "real", origin,
                         [q(a, t, title, ans) for (a, t), ans in zip(BOOK_Q, answers)]))
-    for name, sport, city, country in TEAMS:
+    for name, sport, city, country in teams:
         answers = [TEAM_SPORT[sport], city, COUNTRY[country]]
-        rows.append(row("team", name, "real",
+        rows.append(row("team", name, "real", origin,
                         [q(a, t, name, ans) for (a, t), ans in zip(TEAM_Q, answers)]))
     return rows
 
@@ -1043,7 +1473,7 @@ def fabricated_rows(real, rng):
                 questions = [q(a, t, name, []) for a, t in BOOK_Q]
             else:
                 questions = [q(a, t, name, []) for a, t in TEAM_Q]
-            rows.append(row(etype, name, "fabricated", questions))
+            rows.append(row(etype, name, "fabricated", "syllable", questions))
             made += 1
     return rows
 
@@ -1054,17 +1484,21 @@ FRAMES = {
     "question_prompt": "Answer in a few words.\nQuestion: {question}\nAnswer:",
 }
 
-MIN_PER_TYPE = 60
+ORIGINS = {"real": ("famous", "obscure"), "fabricated": ("syllable", "markov")}
+MIN_PER_CELL = {"famous": 60, "syllable": 60, "obscure": 20, "markov": 30}
 MIN_GENERIC = 300
 ALIAS_SHORT_OK = {"USA"}
+TYPES = ("city", "person", "book", "team")
 
 
 def validate(rows, generic):
     errors = []
     by_type = collections.defaultdict(list)
     for r in rows:
-        if list(r) != ["entity", "type", "source", "group", "questions"]:
+        if list(r) != ["entity", "type", "source", "origin", "group", "questions"]:
             errors.append(f"keys of {r['entity']}: {list(r)}")
+        if r.get("origin") not in ORIGINS.get(r["source"], ()):
+            errors.append(f"{r['entity']}: origin {r.get('origin')!r} for source {r['source']!r}")
         by_type[r["type"]].append(r)
         if r["group"] != f"{r['type']}:{r['entity']}":
             errors.append(f"group of {r['entity']}")
@@ -1091,14 +1525,36 @@ def validate(rows, generic):
         for name, n in collections.Counter(names).items():
             if n > 1:
                 errors.append(f"duplicate {etype} {name}")
-        for source in ("real", "fabricated"):
-            n = sum(r["source"] == source for r in items)
-            if n < MIN_PER_TYPE:
-                errors.append(f"{etype}/{source}: only {n}")
+        for origin, minimum in MIN_PER_CELL.items():
+            n = sum(r["origin"] == origin for r in items)
+            if n < minimum:
+                errors.append(f"{etype}/{origin}: only {n}")
+    # the same attributes (hence question templates) for real rows of a type, whatever the origin
+    for etype, items in by_type.items():
+        templates = collections.defaultdict(set)
+        for r in items:
+            templates[r["origin"]].add(tuple(x["attribute"] for x in r["questions"]))
+        for origin, attrs in templates.items():
+            if not attrs <= templates.get("famous", set()) | templates.get("syllable", set()):
+                errors.append(f"{etype}/{origin}: attributes {sorted(attrs)} differ from the famous rows")
     real_names = {r["entity"].lower() for r in rows if r["source"] == "real"}
     for r in rows:
         if r["source"] == "fabricated" and r["entity"].lower() in real_names:
             errors.append(f"fabricated {r['entity']} collides with a real entity")
+    syllable = [r["entity"].lower() for r in rows if r["origin"] == "syllable"]
+    for r in rows:
+        if r["origin"] == "markov" and any(a in r["entity"].lower() for a in syllable):
+            errors.append(f"markov {r['entity']} contains a syllable name")
+    # an obscure one-word city inside a syllable name would make that fabricated name half real
+    obscure_single = [r["entity"].lower() for r in rows if r["origin"] == "obscure"
+                      and r["type"] == "city" and " " not in r["entity"]]
+    for r in rows:
+        if r["source"] == "fabricated" and any(c in r["entity"].lower() for c in obscure_single):
+            errors.append(f"fabricated {r['entity']} contains an obscure real city")
+    # rows stay grouped in the order famous, syllable, obscure, markov
+    order = [r["origin"] for r in rows]
+    if order != sorted(order, key=["famous", "syllable", "obscure", "markov"].index):
+        errors.append("rows are not in the order famous, syllable, obscure, markov")
     if len(generic) < MIN_GENERIC:
         errors.append(f"only {len(generic)} generic sentences")
     if len({g.lower() for g in generic}) != len(generic):
@@ -1113,16 +1569,38 @@ def validate(rows, generic):
     return errors
 
 
+def name_loglik(train_names, test_names, order=2):
+    """Mean per-character log-probability (add-one smoothed character model of the given order,
+    ASCII-folded, lowercase) of test_names under a model of train_names: how much a name's
+    spelling looks like the training names'."""
+    counts, ctx_counts, alphabet = collections.Counter(), collections.Counter(), set("$")
+    for n in train_names:
+        s = "^" * order + ascii_fold(n).lower() + "$"
+        alphabet |= set(s)
+        for i in range(order, len(s)):
+            counts[s[i - order:i + 1]] += 1
+            ctx_counts[s[i - order:i]] += 1
+    total, chars = 0.0, 0
+    for n in test_names:
+        s = "^" * order + ascii_fold(n).lower() + "$"
+        for i in range(order, len(s)):
+            p = (counts[s[i - order:i + 1]] + 1) / (ctx_counts[s[i - order:i]] + len(alphabet))
+            total += math.log(p)
+            chars += 1
+    return total / max(chars, 1)
+
+
 def main():
     here = pathlib.Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=here)
     args = parser.parse_args()
 
-    rng = random.Random(SEED)
-    real = real_rows()
-    fabricated = fabricated_rows(real, rng)
-    rows = real + fabricated
+    famous = real_rows()
+    syllable = fabricated_rows(famous, random.Random(SEED))
+    obscure = real_rows("obscure", OBSCURE_CITIES, OBSCURE_PEOPLE, OBSCURE_BOOKS, OBSCURE_TEAMS)
+    markov = markov_rows(famous + obscure, syllable, random.Random(SEED_MARKOV))
+    rows = famous + syllable + obscure + markov
     generic = [g.strip() for g in GENERIC if g.strip()]
 
     errors = validate(rows, generic)
@@ -1141,16 +1619,27 @@ def main():
         for g in generic:
             f.write(json.dumps({"text": g}, ensure_ascii=False) + "\n")
 
-    counts = collections.Counter((r["type"], r["source"]) for r in rows)
+    origins = ("famous", "obscure", "syllable", "markov")
+    counts = collections.Counter((r["type"], r["origin"]) for r in rows)
     print(f"wrote {len(rows)} entities, {len(generic)} generic sentences to {args.out}")
-    for etype in ("city", "person", "book", "team"):
-        print(f"  {etype:7s} real {counts[(etype, 'real')]:3d}  fabricated {counts[(etype, 'fabricated')]:3d}")
+    print("  " + " " * 7 + "".join(f"{o:>10s}" for o in origins))
+    for etype in TYPES:
+        print(f"  {etype:7s}" + "".join(f"{counts[(etype, o)]:10d}" for o in origins))
     attrs = collections.Counter((r["type"], x["attribute"]) for r in rows for x in r["questions"]
                                 if r["source"] == "real")
     print("  real questions by attribute:", ", ".join(f"{t}/{a} {n}" for (t, a), n in sorted(attrs.items())))
-    echo = sum(any(a.lower() in r["entity"].lower() for a in x["answers"])
-               for r in real for x in r["questions"])
-    print(f"  real questions whose answer appears inside the entity name: {echo}")
+    for origin in ("famous", "obscure"):
+        echo = sum(any(a.lower() in r["entity"].lower() for a in x["answers"])
+                   for r in rows if r["origin"] == origin for x in r["questions"])
+        print(f"  {origin} questions whose answer appears inside the entity name: {echo}")
+    # how much each set's spelling looks like the famous names of its type (character bigrams)
+    print("  mean char log-prob under a bigram model of the type's real names (famous and obscure;"
+          " higher = spelt more like them):")
+    for etype in TYPES:
+        train = [r["entity"] for r in rows if r["type"] == etype and r["source"] == "real"]
+        scores = [name_loglik(train, [r["entity"] for r in rows if r["type"] == etype and r["origin"] == o])
+                  for o in ("syllable", "markov")]
+        print(f"    {etype:7s} syllable {scores[0]:.2f}  markov {scores[1]:.2f}")
 
 
 if __name__ == "__main__":
