@@ -1,11 +1,13 @@
-//! The knowledge-awareness suite (probes/knowledge) end to end on SmolLM2, CI-sized: 8 entities
-//! per type x source (32 real, 32 fabricated), three layers, a tiny TopK SAE trained on the
-//! suite's own text, one steering strength on questions about a few held-out and fabricated
-//! entities, eight-token answers. Checks that every artifact is written and readable, that the
-//! headline numbers are present and finite, that known vs unknown and P(IK) are decodable on
-//! held-out entities, that the saved probe reports P(known), and that every asked question has
-//! its row in answers.jsonl. How much a 135M model knows is not asserted beyond the two known
-//! and two unknown entities the probes need.
+//! The knowledge-awareness suite (probes/knowledge) end to end on SmolLM2, CI-sized: 6 entities
+//! per type x origin (famous and obscure real, two fabricated-name generators), three layers, a
+//! tiny TopK SAE trained on the suite's own text, one steering strength on questions about a
+//! few held-out entities, eight-token answers, the default way-out system prompt. Checks that
+//! every artifact is written and readable, that the headline numbers are present and finite,
+//! that known vs unknown and P(IK) are decodable on held-out entities, that the generalisation
+//! tests and the name n-gram baseline ran for every origin, that steering costs KL and the
+//! unsteered condition none, that the saved probe reports P(known) and the saved vectors are
+//! opposite, and that every asked question has its row in answers.jsonl. How much a 135M
+//! model knows is not asserted beyond the two known entities the probes need.
 
 mod common;
 
@@ -19,11 +21,14 @@ use mindlens::concepts::run_suite;
 use mindlens::harvest::ActivationStore;
 use mindlens::hooks::HookPoint;
 use mindlens::probe::load_probe;
+use mindlens::steer::SteeringVectors;
 use serde_json::Value;
 
 const SMOL: &str = "smollm2-135m-instruct";
 const LAYERS: [usize; 3] = [6, 12, 18];
-const PER_CELL: usize = 8;
+const PER_CELL: usize = 6;
+/// Famous, obscure, syllable, markov.
+const ORIGINS: usize = 4;
 
 fn finite(x: f64, what: &str) -> f64 {
     assert!(x.is_finite(), "{what} = {x}");
@@ -77,13 +82,34 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
     assert!(h.auroc >= 0.8, "known vs unknown: {h:?}");
     assert!(h.pik_auroc >= 0.6, "P(IK): {h:?}");
     let types = ["city", "person", "book", "team"];
-    assert_eq!(r.data.entities, 2 * 4 * PER_CELL);
-    assert_eq!(h.n_real, 4 * PER_CELL);
-    assert_eq!(h.n_fabricated, 4 * PER_CELL);
+    assert_eq!(r.data.entities, ORIGINS * 4 * PER_CELL);
+    assert_eq!(h.n_real, 2 * 4 * PER_CELL);
+    assert_eq!(h.n_fabricated, 2 * 4 * PER_CELL);
+    assert!(r.data.prompts.contains("chat"), "{}", r.data.prompts);
 
     // Labels: enough of each class to probe, and the counts add up.
     assert!(h.n_known >= 2 && h.n_unknown >= 2, "{h:?}");
-    assert!(h.n_known + h.n_unknown + h.n_partial <= 4 * PER_CELL);
+    assert!(h.n_known + h.n_unknown + h.n_partial <= 2 * 4 * PER_CELL);
+    for status in ["known", "fabricated"] {
+        let v = finite(h.unsteered_refusal[status], status);
+        assert!((0.0..=1.0).contains(&v));
+    }
+
+    // Generalisation: both feature sets scored on every kind of unknown entity.
+    let g = &r.generalise;
+    assert_eq!(g.layer, h.best_layer);
+    for o in ["markov", "syllable"] {
+        assert!(g.origins.iter().any(|x| x == o), "{:?}", g.origins);
+    }
+    for f in [&g.activations, &g.name_ngrams] {
+        finite(f.pooled_auroc, "pooled auroc");
+        assert_eq!(f.held_out_origin.len(), g.origins.len());
+        assert_eq!(f.by_type.len(), 4);
+        let s = &f.held_out_origin["markov"];
+        assert_eq!(s.test_unknown, 4 * PER_CELL, "every markov entity is tested");
+        finite(s.auroc, "held-out markov auroc");
+    }
+    assert_eq!(h.held_out_origin_auroc.len(), g.origins.len());
 
     // Probe headline.
     let best = h.best_layer;
@@ -125,6 +151,23 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
         }
     }
     assert_eq!(h.steer_layer, best);
+    // KL on neutral prompts: none unsteered, some under every added direction.
+    for c in &r.steering.conditions {
+        let kl = finite(c.kl, "kl");
+        if c.condition == "original" {
+            assert!(kl.abs() < 1e-9, "unsteered KL {kl}");
+        } else {
+            assert!(kl > 0.0, "{} KL {kl}", c.condition);
+        }
+    }
+    let rs = &h.refusal_steering;
+    assert_eq!((rs.layer, rs.alpha, rs.relative), (best, 0.5, true));
+    assert_eq!(rs.known_refusal_original, h.refusal_rate["original"]);
+    finite(rs.kl, "refusal steering kl");
+    let unknown = SteeringVectors::load(&out.join("vectors/unknown")).unwrap();
+    let known = SteeringVectors::load(&out.join("vectors/known")).unwrap();
+    let (u, k) = (unknown.get(best).unwrap(), known.get(best).unwrap());
+    assert!(u.iter().zip(k).all(|(a, b)| *a == -*b), "known = -unknown");
 
     // P(IK): present whenever the probes ran (two known and two unknown entities give at
     // least four right and four wrong answers).
@@ -149,12 +192,12 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
     assert_eq!(r.sae.origin.sae.dir, "sae", "the SAE directory is relative to OUT");
     assert_eq!(r.sae.histogram.known.len(), r.sae.histogram.bins);
     assert!(out.join("sae/cfg.json").exists());
-    assert!(out.join("steering_vectors/unknown_latent/meta.json").exists());
+    assert!(out.join("vectors/unknown_latent/meta.json").exists());
 
-    // One answers.jsonl row per question asked: every question of every real entity.
+    // One answers.jsonl row per question asked: every question of every entity.
     let answers = std::fs::read_to_string(out.join("answers.jsonl")).unwrap();
     let rows: Vec<Value> = answers.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rows.len(), 4 * PER_CELL * 3, "three questions per real entity");
+    assert_eq!(rows.len(), r.data.entities * 3, "three questions per entity");
     assert_eq!(r.data.questions_asked, rows.len());
     for row in &rows {
         for k in ["entity", "question", "answer", "raw"] {
@@ -212,7 +255,7 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
         started.elapsed().as_secs_f64()
     );
     assert_eq!(serde_json::to_string(&again).unwrap(), first);
-    for stage in ["answers", "probe", "sae", "steering", "pik"] {
+    for stage in ["answers", "probe", "generalise", "sae", "steering", "pik"] {
         assert!(
             out.join("stages").join(format!("{stage}.json")).exists(),
             "stage {stage}"

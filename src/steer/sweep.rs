@@ -290,6 +290,38 @@ fn side_effects(base: &[Vec<Vec<f64>>], steered: &[Vec<Vec<f64>>], neutral: &[Ve
     (kl / base.len().max(1) as f64, (nll / count.max(1) as f64).exp())
 }
 
+/// The unsteered model's next-token distributions on neutral prompts, against which any
+/// intervention's side effects are measured (the sweep's KL and perplexity, for callers that
+/// steer in their own way).
+pub struct NeutralBaseline {
+    ids: Vec<Vec<u32>>,
+    base: Vec<Vec<Vec<f64>>>,
+}
+
+impl NeutralBaseline {
+    /// Runs the unsteered model on `neutral` (token ids of each prompt).
+    pub fn new<B: Backend>(model: &Model<B>, neutral: Vec<Vec<u32>>) -> Result<Self> {
+        let base = neutral_logprobs(model, &neutral, &mut HookSet::default())?;
+        Ok(NeutralBaseline { ids: neutral, base })
+    }
+
+    /// The built-in [`NEUTRAL_PROMPTS`], tokenized for `model`.
+    pub fn builtin<B: Backend>(model: &Model<B>) -> Result<Self> {
+        let ids = NEUTRAL_PROMPTS
+            .iter()
+            .map(|p| model.encode(&PromptInput::Text(p.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        Self::new(model, ids)
+    }
+
+    /// (mean KL(unsteered || steered) at the last position, perplexity of the neutral texts)
+    /// with `hooks` active; the hooks are cleared afterwards.
+    pub fn side_effects<B: Backend>(&self, model: &Model<B>, hooks: &mut HookSet<B>) -> Result<(f64, f64)> {
+        let steered = neutral_logprobs(model, &self.ids, hooks)?;
+        Ok(side_effects(&self.base, &steered, &self.ids))
+    }
+}
+
 /// One cell of the grid.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GridPoint {

@@ -32,8 +32,25 @@ pub(super) struct Entity {
     #[serde(rename = "type")]
     pub(super) kind: String,
     pub(super) source: String,
+    /// How the entity came to be in the file: `famous` or `obscure` (real), or the name
+    /// generator (fabricated). Files without the field read as one origin per source.
+    #[serde(default)]
+    origin: Option<String>,
     pub(super) group: String,
     pub(super) questions: Vec<Question>,
+}
+
+impl Entity {
+    /// The entity's origin (its source where the file does not say).
+    pub(super) fn origin(&self) -> &str {
+        self.origin.as_deref().unwrap_or(&self.source)
+    }
+}
+
+/// Whether an entity with `status` is on the unknown side of the probes and directions: a
+/// real entity the model answered nothing about, or a fabricated one.
+pub(super) fn is_unknown(status: &str) -> bool {
+    status == UNKNOWN || status == FABRICATED
 }
 
 /// `frames.json`.
@@ -99,6 +116,9 @@ impl Data {
                     e.source
                 )));
             }
+            if e.origin.as_deref().is_some_and(|o| o.trim().is_empty()) {
+                return Err(at("empty \"origin\"".into()));
+            }
             if !frames.type_nouns.contains_key(&e.kind) {
                 return Err(at(format!("type {:?} has no noun in frames.json", e.kind)));
             }
@@ -120,11 +140,11 @@ impl Data {
     }
 }
 
-/// At most `max` entities of every type x source, spread evenly over the file, in file order.
+/// At most `max` entities of every type x origin, spread evenly over the file, in file order.
 pub(super) fn select_entities(all: &[Entity], max: Option<usize>) -> Vec<Entity> {
     let mut cells: Vec<((&str, &str), Vec<usize>)> = Vec::new();
     for (i, e) in all.iter().enumerate() {
-        let key = (e.kind.as_str(), e.source.as_str());
+        let key = (e.kind.as_str(), e.origin());
         match cells.iter_mut().find(|c| c.0 == key) {
             Some(c) => c.1.push(i),
             None => cells.push((key, vec![i])),
@@ -216,7 +236,11 @@ pub(super) struct QuestionRow<'a> {
     pub(super) attribute: &'a str,
     pub(super) entity: &'a str,
     pub(super) group: &'a str,
-    pub(super) text: &'a str,
+    /// A rendered chat goes in `raw` (tokenized as it stands), a plain prompt in `text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) raw: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) text: Option<&'a str>,
     #[serde(rename = "type")]
     pub(super) kind: &'a str,
 }

@@ -55,7 +55,8 @@
 //! OUT/sae_store/, OUT/sae/     SAE corpus activations and the SAE (SAELens layout)
 //! OUT/pik_store/               question last-token activations
 //! OUT/probes/{known,pik}/      saved probes for `mindlens probe apply`
-//! OUT/steering_vectors/{name}/ the steering directions (SteeringVectors)
+//! OUT/vectors/{unknown,known}/ the mean-difference directions (SteeringVectors), and
+//!                              {unknown,known}_latent/ the latents' decoder rows
 //! OUT/steering_answers.jsonl   every steered answer with its verdict
 //! OUT/stages/                  finished stages, for resuming
 //! OUT/figures/                 probe_layers, separation, steering_rates, reliability (.svg, .png)
@@ -87,8 +88,9 @@ use crate::harvest::{harvest_rows, PositionSpec};
 use crate::hooks::{HookPoint, NoHooks};
 use crate::model::Model;
 use data::{select_entities, split_rows, types_of, Data, EntityRow, LabelRow, KNOWN, REAL};
-use steps::ask::{complete, label, questions};
-use steps::probe::{load_layers, probe_known, KnownProbe};
+use steps::ask::{complete, label, prompting, questions, Prompt};
+use steps::generalise::Rows;
+use steps::probe::{layer_of, load_layers, probe_known, KnownProbe};
 use steps::sae::{load_pretrained, sae_step, SaeInput};
 use steps::steer::{steer, SteerInput};
 
@@ -153,14 +155,15 @@ fn run_knowledge<B: Backend>(model: &Model<B>, opts: &KnowledgeOptions, run: &Su
     let types = types_of(&selected);
 
     // 1. Labels from the model's own answers.
-    let asked = questions(&selected, frames);
+    let asked = questions(model, &selected, frames, opts.way_out.as_deref())?;
     let raws: Vec<String> = run.stage("answers", || {
         let n_real = selected.iter().filter(|e| e.source == REAL).count();
         run.say(&format!(
-            "asking {} questions about {n_real} real entities",
-            asked.len()
+            "asking {} questions about {n_real} real and {} fabricated entities",
+            asked.len(),
+            selected.len() - n_real
         ));
-        let prompts: Vec<String> = asked.iter().map(|a| a.prompt.clone()).collect();
+        let prompts: Vec<Prompt> = asked.iter().map(|a| a.prompt.clone()).collect();
         let pb = run.bar("asking", prompts.len() as u64);
         let raws = complete(model, &prompts, opts.max_new_tokens, opts.batch, &mut NoHooks, &pb)?;
         pb.finish_and_clear();
@@ -201,9 +204,25 @@ fn run_knowledge<B: Backend>(model: &Model<B>, opts: &KnowledgeOptions, run: &Su
     })?;
     let best_layer = kp.best.layer.unwrap_or(0);
 
-    // 3. SAE latents at the steering layer, chosen on one half of the labelled entities.
+    // Directions and latents are chosen on one half of the labelled entities.
     let known_flags: Vec<bool> = kp.labelled.iter().map(|&i| status[i] == KNOWN).collect();
     let (select, held) = split_rows(&kp.labelled, &known_flags, opts.holdout_fraction, opts.seed);
+
+    // 2b. Does the probe read knowledge, or the look of the names?
+    let generalise = run.stage("generalise", || {
+        let x = layer_of(&acts, best_layer)?.mapv(f64::from);
+        let rows = Rows {
+            selected: &selected,
+            status,
+            labelled: &kp.labelled,
+            select: &select,
+            folds: opts.folds,
+            seed: opts.seed,
+        };
+        steps::generalise::generalise(x.view(), best_layer, &rows)
+    })?;
+
+    // 3. SAE latents at the steering layer.
     let steer_layer = pretrained.as_ref().map_or(best_layer, |p| p.1);
     let sae = run.stage("sae", || {
         let input = SaeInput {
@@ -270,8 +289,19 @@ fn run_knowledge<B: Backend>(model: &Model<B>, opts: &KnowledgeOptions, run: &Su
         .collect();
     write_jsonl(&out.join("labels.jsonl"), &labels)?;
 
-    let data_summary = summary::data_summary(opts, &selected, &types, &asked, &ans, generic.len());
-    let headline = summary::headline(opts, &data_summary, &ans, &kp, &sae, &steering, pik.as_ref());
+    let prompts = prompting(model, opts.way_out.as_deref());
+    let data_summary = summary::data_summary(opts, &selected, &types, &asked, &ans, generic.len(), prompts);
+    let headline = summary::headline(
+        opts,
+        &data_summary,
+        &asked,
+        &ans,
+        &kp,
+        &generalise,
+        &sae,
+        &steering,
+        pik.as_ref(),
+    );
     let probe = ProbeSection {
         rows: kp.labelled.len(),
         known_rows: kp.y.iter().filter(|&&c| c == 1).count(),
@@ -288,6 +318,7 @@ fn run_knowledge<B: Backend>(model: &Model<B>, opts: &KnowledgeOptions, run: &Su
         data: data_summary,
         headline,
         probe,
+        generalise,
         sae,
         steering,
         pik,

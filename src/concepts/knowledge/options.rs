@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::concepts::data::quick_layers;
 use crate::error::{Error, Result};
 
+/// The default way out, the one the transformers check used.
+pub const WAY_OUT: &str = "Answer briefly. If you do not know the answer, say 'I don't know'.";
+
 /// Settings of the knowledge suite. The defaults are the full experiment; the `max_*` fields
 /// and the SAE size shrink it for CI.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -18,6 +21,10 @@ pub struct KnowledgeOptions {
     pub max_entities: Option<usize>,
     /// Generic sentences in the SAE corpus and the generic-firing filter (None: all).
     pub max_generic: Option<usize>,
+    /// A system prompt that gives the model a way out ("say you do not know"), under which
+    /// every question is asked as a chat (the model's template). None: the plain-text question
+    /// frame, which never invites a refusal.
+    pub way_out: Option<String>,
     /// Blocks whose `hook_resid_post` is harvested and probed (None: every block).
     pub layers: Option<Vec<usize>>,
     /// Cross-validation folds of the probes, grouped by entity (at least 2).
@@ -40,6 +47,9 @@ pub struct KnowledgeOptions {
     /// Steering strengths, positive, relative to the mean residual norm at the layer; each
     /// direction is added with every alpha (the headline uses the largest).
     pub alphas: Vec<f32>,
+    /// Strengths whose KL from the unsteered model on neutral prompts exceeds this are reported
+    /// but not chosen for the headline's refusal steering.
+    pub kl_bound: f64,
     /// Fraction of known and of unknown entities held out of direction and latent choice and
     /// used to measure steering.
     pub holdout_fraction: f64,
@@ -59,6 +69,7 @@ impl Default for KnowledgeOptions {
             data_dir: PathBuf::from("probes/knowledge"),
             max_entities: None,
             max_generic: None,
+            way_out: Some(WAY_OUT.into()),
             layers: None,
             folds: 5,
             sae: None,
@@ -68,7 +79,8 @@ impl Default for KnowledgeOptions {
             sae_batch: 1024,
             generic_drop: 0.02,
             top_latents: 10,
-            alphas: vec![0.25, 0.5],
+            alphas: vec![0.1, 0.25, 0.5],
+            kl_bound: 0.1,
             holdout_fraction: 0.5,
             max_steer_entities: Some(30),
             max_new_tokens: 16,
@@ -107,6 +119,12 @@ impl KnowledgeOptions {
                 "alphas {:?} must be finite and positive (the directions already come in opposite pairs)",
                 self.alphas
             ));
+        }
+        if !(self.kl_bound > 0.0) {
+            return bad(format!("kl_bound {} must be positive", self.kl_bound));
+        }
+        if self.way_out.as_deref().is_some_and(|w| w.trim().is_empty()) {
+            return bad("way_out is empty (leave it out for plain-text questions)".into());
         }
         if !(0.0..=1.0).contains(&self.generic_drop) {
             return bad(format!("generic_drop {} must be in [0, 1]", self.generic_drop));

@@ -22,6 +22,7 @@ pub(super) fn report_md(r: &KnowledgeResults) -> String {
     let mut md = String::new();
     labels_section(r, &mut md);
     probe_section(r, &mut md);
+    generalise_section(r, &mut md);
     sae_section(r, &mut md);
     steering_section(r, &mut md);
     pik_section(r, &mut md);
@@ -32,17 +33,19 @@ pub(super) fn report_md(r: &KnowledgeResults) -> String {
 fn labels_section(r: &KnowledgeResults, md: &mut String) {
     let (h, d) = (&r.headline, &r.data);
     md.push_str(&format!(
-        "# Knowledge awareness: {}\n\n{} entities ({} real, {} fabricated; types {}). {} questions about the real ones \
-         were asked as plain-text completions (`Answer in a few words.\\nQuestion: ...\\nAnswer:`), greedy; the first \
-         line of each answer was matched against the accepted aliases. {} questions whose answer is part of the \
-         entity's name were asked but not used. Known = at least 2 correct answers, unknown = none (at least 2 \
-         questions), partial = exactly 1 (left out).\n\n",
+        "# Knowledge awareness: {}\n\n{} entities ({} real, {} fabricated; types {}). {} questions ({} of them about \
+         fabricated entities) were asked greedily as: {}. The first line of each answer was matched against the \
+         accepted aliases. {} questions whose answer is part of the entity's name were asked but not used. Known = at \
+         least 2 correct answers, unknown = none (at least 2 questions), partial = exactly 1 (left out). The probes \
+         and directions contrast known entities with unknown and fabricated ones.\n\n",
         r.model,
         d.entities,
         h.n_real,
         h.n_fabricated,
         d.types.join(", "),
         d.questions_asked,
+        d.questions_fabricated,
+        d.prompts,
         d.questions_leaky,
     ));
     md.push_str(
@@ -66,6 +69,72 @@ fn labels_section(r: &KnowledgeResults, md: &mut String) {
         h.n_unknown,
         h.n_known,
     ));
+    let refusals: Vec<String> = h
+        .unsteered_refusal
+        .iter()
+        .map(|(s, v)| format!("{s} {}", f3(*v)))
+        .collect();
+    md.push_str(&format!(
+        "Unsteered refusal rate of these questions, by entity status: {}.\n\n",
+        refusals.join(", ")
+    ));
+}
+
+fn generalise_section(r: &KnowledgeResults, md: &mut String) {
+    let g = &r.generalise;
+    md.push_str(&format!(
+        "## Knowledge or the look of the name?\n\nThe same known/unknown probe on the activations at layer {} and on the \
+         name alone ({}). AUROC, known = positive. *Pooled*: out of fold, grouped by entity. *By origin*: the pooled \
+         predictions, known entities against one kind of unknown entity. *Held-out origin*: trained on the choice \
+         half without that kind, tested on the held-out known entities and every entity of that kind. *Held-out \
+         type*: trained on the other types.\n\n| test | activations | name n-grams |\n|---|---|---|\n| pooled | {} | \
+         {} |\n",
+        g.layer,
+        g.ngram_features,
+        f3(g.activations.pooled_auroc),
+        f3(g.name_ngrams.pooled_auroc),
+    ));
+    let (a, n) = (&g.activations, &g.name_ngrams);
+    let get = |m: &std::collections::BTreeMap<String, f64>, k: &str| f3(m.get(k).copied().unwrap_or(f64::NAN));
+    for o in &g.origins {
+        md.push_str(&format!(
+            "| by origin: {o} | {} | {} |\n",
+            get(&a.by_origin, o),
+            get(&n.by_origin, o)
+        ));
+    }
+    for t in a.by_type.keys() {
+        md.push_str(&format!(
+            "| by type: {t} | {} | {} |\n",
+            get(&a.by_type, t),
+            get(&n.by_type, t)
+        ));
+    }
+    let held = |m: &std::collections::BTreeMap<String, super::results::HeldOutScore>, k: &str| {
+        m.get(k).map_or("n/a".into(), |s| {
+            format!("{} ({} known, {} unknown)", f3(s.auroc), s.test_known, s.test_unknown)
+        })
+    };
+    for o in &g.origins {
+        md.push_str(&format!(
+            "| held-out origin: {o} | {} | {} |\n",
+            held(&a.held_out_origin, o),
+            held(&n.held_out_origin, o)
+        ));
+    }
+    for t in a.held_out_type.keys() {
+        md.push_str(&format!(
+            "| held-out type: {t} | {} | {} |\n",
+            held(&a.held_out_type, t),
+            held(&n.held_out_type, t)
+        ));
+    }
+    md.push_str(&format!(
+        "\nThe activation probe beats the name n-grams pooled: {}; on {} of {} held-out origins.\n\n",
+        if g.beats_ngrams_pooled { "yes" } else { "no" },
+        g.held_out_origins_beaten,
+        g.origins.len()
+    ));
 }
 
 fn probe_section(r: &KnowledgeResults, md: &mut String) {
@@ -87,12 +156,12 @@ fn probe_section(r: &KnowledgeResults, md: &mut String) {
     md.push_str(&transfer.join(", "));
     let pk = &h.p_known;
     md.push_str(&format!(
-        ".\n\nMean P(known) from the saved probe (`probes/known`): known {}, unknown {} (both in training), partial {}, \
-         fabricated {} (never seen by the probe).\n\n",
+        ".\n\nMean P(known) from the saved probe (`probes/known`): known {}, unknown {}, fabricated {} (all in \
+         training), partial {} (never seen by the probe).\n\n",
         f3(pk.known),
         f3(pk.unknown),
-        f3(pk.partial),
         f3(pk.fabricated),
+        f3(pk.partial),
     ));
 }
 
@@ -152,9 +221,10 @@ fn steering_section(r: &KnowledgeResults, md: &mut String) {
     md.push_str(&format!(
         "\n## Steering (layer {})\n\nDirections added over the prompt positions with strength alpha x mean residual \
          norm; the directions and latents were chosen on the choice split, the questions are about held-out entities \
-         ({} known, {} unknown) and {} fabricated ones. Refusal: the answer contains a refusal phrase; hallucination: \
-         a non-empty answer that is neither a refusal nor correct.\n\n| condition | alpha | refusal (known) | \
-         correct (known) | hallucination (unknown) | hallucination (fabricated) |\n|---|---|---|---|---|---|\n",
+         ({} known, {} unknown, {} fabricated). Refusal: the answer contains a refusal phrase; hallucination: a \
+         non-empty answer that is neither a refusal nor correct. KL: mean KL(unsteered || steered) of the next token \
+         on 8 neutral prompts.\n\n| condition | alpha | KL | refusal (known) | correct (known) | refusal (unknown + \
+         fabricated) | hallucination (unknown) | hallucination (fabricated) |\n|---|---|---|---|---|---|---|---|\n",
         st.layer,
         entities(KNOWN),
         entities(UNKNOWN),
@@ -162,11 +232,13 @@ fn steering_section(r: &KnowledgeResults, md: &mut String) {
     ));
     for c in &st.conditions {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             c.condition,
             c.alpha.map_or("-".to_string(), |a| a.to_string()),
+            f3(c.kl),
             f3(c.get(KNOWN, |r| r.refusal)),
             f3(c.get(KNOWN, |r| r.correct)),
+            f3(c.get("unknown_or_fabricated", |r| r.refusal)),
             f3(c.get(UNKNOWN, |r| r.hallucination)),
             f3(c.get(FABRICATED, |r| r.hallucination)),
         ));
@@ -238,19 +310,6 @@ fn reading(r: &KnowledgeResults, md: &mut String) {
         h.n_known,
         h.n_unknown,
     ));
-    let pk = &h.p_known;
-    if pk.fabricated.is_finite() && pk.unknown.is_finite() {
-        md.push_str(&format!(
-            "- **Fabricated entities** get a mean P(known) of {} (unknown real entities: {}); {}.\n",
-            f3(pk.fabricated),
-            f3(pk.unknown),
-            if pk.fabricated < pk.known {
-                "the probe places invented names on the unknown side without having seen any"
-            } else {
-                "the probe does not separate invented names from known ones"
-            }
-        ));
-    }
     let cond = |name: &str| -> Option<&ConditionResult> {
         r.steering
             .conditions
@@ -283,6 +342,46 @@ fn reading(r: &KnowledgeResults, md: &mut String) {
             f3(halluc("ablated")),
         ));
     }
+    let rs = &h.refusal_steering;
+    let up = rs.known_refusal_unknown_dir - rs.known_refusal_original.max(rs.known_refusal_random);
+    let down = rs.unknown_refusal_original.min(rs.unknown_refusal_random) - rs.unknown_refusal_known_dir;
+    let judged = |d: f64| {
+        if !d.is_finite() {
+            "cannot be judged"
+        } else if d >= 0.2 {
+            "meets the 0.2 target"
+        } else if d > 0.05 {
+            "a small effect, below the 0.2 target"
+        } else {
+            "no effect beyond the controls"
+        }
+    };
+    md.push_str(&format!(
+        "- **Refusal steering** (`vectors/unknown`, `vectors/known`, layer {}, alpha {} relative, KL {}{}). +unknown: \
+         refusals on held-out known entities {} unsteered, {} steered, {} with the random direction ({}: {}). \
+         +known: refusals on unknown and fabricated entities {} unsteered, {} steered, {} random ({}: {}); their \
+         hallucinations {} to {}.\n",
+        rs.layer,
+        rs.alpha,
+        f3(rs.kl),
+        if rs.within_kl_bound {
+            ""
+        } else {
+            ", no strength was within the KL bound"
+        },
+        f3(rs.known_refusal_original),
+        f3(rs.known_refusal_unknown_dir),
+        f3(rs.known_refusal_random),
+        f3(up),
+        judged(up),
+        f3(rs.unknown_refusal_original),
+        f3(rs.unknown_refusal_known_dir),
+        f3(rs.unknown_refusal_random),
+        f3(down),
+        judged(down),
+        f3(rs.unknown_hallucination_original),
+        f3(rs.unknown_hallucination_known_dir),
+    ));
     if r.pik.is_some() {
         let pa = h.pik_auroc;
         md.push_str(&format!(

@@ -22,6 +22,8 @@ pub struct KnowledgeResults {
     pub data: DataSummary,
     pub headline: Headline,
     pub probe: ProbeSection,
+    /// Whether the probe reads knowledge or the look of the names.
+    pub generalise: GeneraliseSection,
     pub sae: SaeSection,
     pub steering: SteeringSection,
     /// None when too few questions were answered right or wrong to probe.
@@ -73,6 +75,95 @@ pub struct Headline {
     /// Mean P(known) from the saved probe, by entity status.
     pub p_known: PKnown,
     pub top_latents: TopLatents,
+    /// Unsteered refusal rate of step 1's questions by entity status (known, unknown,
+    /// partial, fabricated), under the way out.
+    #[serde(deserialize_with = "crate::artifact::nan::map")]
+    pub unsteered_refusal: BTreeMap<String, f64>,
+    /// The chosen refusal-steering condition, for `mindlens steer apply`.
+    pub refusal_steering: RefusalSteering,
+    /// Held-out AUROC of the activation probe, by kind of unknown entity (origin) never
+    /// trained on...
+    #[serde(deserialize_with = "crate::artifact::nan::map")]
+    pub held_out_origin_auroc: BTreeMap<String, f64>,
+    /// ... and of the probe on the name's character n-grams, the baseline it must beat.
+    #[serde(deserialize_with = "crate::artifact::nan::map")]
+    pub held_out_origin_auroc_ngrams: BTreeMap<String, f64>,
+}
+
+/// The refusal-steering condition the headline reports: `OUT/vectors/unknown` (and its
+/// negation `OUT/vectors/known`) added at `layer` with strength `alpha`, relative to the
+/// layer's mean residual norm when `relative`. Chosen as the strength with the largest rise
+/// in refusals on known entities among those within the KL bound (the smallest KL when none is).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RefusalSteering {
+    pub layer: usize,
+    pub alpha: f64,
+    pub relative: bool,
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub kl: f64,
+    pub within_kl_bound: bool,
+    /// Refusal on held-out known entities: unsteered, +unknown, random direction.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub known_refusal_original: f64,
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub known_refusal_unknown_dir: f64,
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub known_refusal_random: f64,
+    /// Refusal on held-out unknown and fabricated entities: unsteered, +known, random.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub unknown_refusal_original: f64,
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub unknown_refusal_known_dir: f64,
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub unknown_refusal_random: f64,
+    /// Hallucination on held-out unknown and fabricated entities: unsteered and +known.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub unknown_hallucination_original: f64,
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub unknown_hallucination_known_dir: f64,
+}
+
+/// Step 2b: the known/unknown probe on kinds of entity and types it never trained on, from
+/// the activations and from the name's characters alone.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GeneraliseSection {
+    pub layer: usize,
+    pub ngram_features: String,
+    /// Origins of the unknown-side entities (`obscure`, `famous`, or a name generator).
+    pub origins: Vec<String>,
+    pub activations: FeatureScores,
+    pub name_ngrams: FeatureScores,
+    pub beats_ngrams_pooled: bool,
+    /// Held-out origins on which the activation probe's AUROC is above the n-grams'.
+    pub held_out_origins_beaten: usize,
+}
+
+/// One feature set's scores (known is the positive class).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FeatureScores {
+    /// Out-of-fold AUROC, folds grouped by entity.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub pooled_auroc: f64,
+    /// The same predictions within each entity type.
+    #[serde(deserialize_with = "crate::artifact::nan::map")]
+    pub by_type: BTreeMap<String, f64>,
+    /// The same predictions, known against each origin's unknown entities.
+    #[serde(deserialize_with = "crate::artifact::nan::map")]
+    pub by_origin: BTreeMap<String, f64>,
+    /// Trained on the other types, tested on this one.
+    pub held_out_type: BTreeMap<String, HeldOutScore>,
+    /// Trained on the choice half without this origin, tested on the held-out known entities
+    /// and all of this origin's.
+    pub held_out_origin: BTreeMap<String, HeldOutScore>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeldOutScore {
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub auroc: f64,
+    pub train_rows: usize,
+    pub test_known: usize,
+    pub test_unknown: usize,
 }
 
 /// Mean P(known) by status.
@@ -113,6 +204,8 @@ pub struct DataSummary {
     pub real: usize,
     pub types: Vec<String>,
     pub questions_asked: usize,
+    /// Of those, about fabricated entities (asked for the unsteered refusal rate only).
+    pub questions_fabricated: usize,
     pub questions_leaky: usize,
     pub questions_used: usize,
     pub generic_sentences: usize,
@@ -298,6 +391,12 @@ pub struct ConditionResult {
     pub alpha: Option<f64>,
     /// `known`, `unknown`, `fabricated` and `unknown_or_fabricated`.
     pub by_category: BTreeMap<String, Rates>,
+    /// Mean KL(unsteered || steered) of the next token on neutral prompts (0 unsteered).
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub kl: f64,
+    /// Perplexity of the neutral prompts under the condition.
+    #[serde(deserialize_with = "crate::artifact::nan::f64")]
+    pub perplexity: f64,
 }
 
 impl ConditionResult {

@@ -1,52 +1,110 @@
-//! Step 1, labels from behaviour: every question about a selected real entity is asked
-//! greedily, its first line judged against the aliases, and each entity labelled by how many
-//! of its usable questions it answered.
+//! Step 1, labels from behaviour: every question about a selected entity is asked greedily,
+//! its first line judged against the aliases, and each real entity labelled by how many of
+//! its usable questions it answered. Fabricated entities are asked too: how often the model
+//! declines them unsteered is the baseline their refusal steering is measured against.
 
 use burn::tensor::backend::Backend;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use super::super::answers::{first_line, judge, leaks_answer, Verdict};
-use super::super::data::{entity_status, Entity, Frames, REAL};
+use super::super::data::{entity_status, Entity, Frames, Question};
+use crate::chat::ChatMessage;
 use crate::error::Result;
 use crate::generate::GenerateOptions;
 use crate::hooks::Hook;
 use crate::model::Model;
 use crate::prompts::PromptInput;
 
+/// A question as the model reads it: plain text, or a chat already rendered with the
+/// model's template (special tokens written out, so it is tokenized without adding any).
+#[derive(Clone, Debug)]
+pub(in super::super) struct Prompt {
+    pub(in super::super) text: String,
+    pub(in super::super) rendered_chat: bool,
+}
+
+impl Prompt {
+    pub(in super::super) fn input(&self) -> PromptInput {
+        if self.rendered_chat {
+            PromptInput::Raw(self.text.clone())
+        } else {
+            PromptInput::Text(self.text.clone())
+        }
+    }
+}
+
+/// How questions are put: with `way_out` as the system prompt of a chat in the model's
+/// template, or (no way out) in the plain-text question frame. A model without a chat
+/// template reads the way out as the frame's first line.
+pub(in super::super) fn question_prompt<B: Backend>(
+    model: &Model<B>,
+    frames: &Frames,
+    way_out: Option<&str>,
+    q: &Question,
+) -> Result<Prompt> {
+    Ok(match way_out {
+        None => Prompt {
+            text: frames.question(q),
+            rendered_chat: false,
+        },
+        Some(w) if model.chat_template().is_some() => Prompt {
+            text: model.render_chat(&[ChatMessage::system(w), ChatMessage::user(q.question.clone())])?,
+            rendered_chat: true,
+        },
+        Some(w) => Prompt {
+            text: format!("{w}\n{}", frames.question(q)),
+            rendered_chat: false,
+        },
+    })
+}
+
+/// What [`question_prompt`] does, in words, for `results.json`.
+pub(in super::super) fn prompting<B: Backend>(model: &Model<B>, way_out: Option<&str>) -> String {
+    match way_out {
+        None => "plain-text completion (no chat template) for every model".into(),
+        Some(w) if model.chat_template().is_some() => {
+            format!("chat in the model's template, system prompt {w:?}, the question as the user turn")
+        }
+        Some(w) => format!("plain-text question frame after the line {w:?} (the model has no chat template)"),
+    }
+}
+
 /// One question asked in step 1.
 pub(in super::super) struct Asked {
     pub(in super::super) entity: usize,
     pub(in super::super) question: usize,
-    pub(in super::super) prompt: String,
+    pub(in super::super) prompt: Prompt,
     /// The answer is part of the entity's name: asked, but not used for labels.
     pub(in super::super) leaky: bool,
 }
 
-/// Every question of every selected real entity, in file order.
-pub(in super::super) fn questions(selected: &[Entity], frames: &Frames) -> Vec<Asked> {
+/// Every question of every selected entity, in file order.
+pub(in super::super) fn questions<B: Backend>(
+    model: &Model<B>,
+    selected: &[Entity],
+    frames: &Frames,
+    way_out: Option<&str>,
+) -> Result<Vec<Asked>> {
     let mut asked = Vec::new();
     for (ei, e) in selected.iter().enumerate() {
-        if e.source != REAL {
-            continue;
-        }
         for (qi, q) in e.questions.iter().enumerate() {
             asked.push(Asked {
                 entity: ei,
                 question: qi,
-                prompt: frames.question(q),
+                prompt: question_prompt(model, frames, way_out, q)?,
                 leaky: leaks_answer(&e.entity, &q.answers),
             });
         }
     }
-    asked
+    Ok(asked)
 }
 
-/// Greedy continuations of plain-text `prompts`, `batch` at a time, with `hooks` active
-/// (one hook set serves every batch: it holds interventions only).
+/// Greedy continuations of `prompts`, `batch` at a time, with `hooks` active (one hook set
+/// serves every batch: it holds interventions only).
 pub(in super::super) fn complete<B: Backend>(
     model: &Model<B>,
-    prompts: &[String],
+    prompts: &[Prompt],
     max_new_tokens: usize,
     batch: usize,
     hooks: &mut dyn Hook<B>,
@@ -60,7 +118,7 @@ pub(in super::super) fn complete<B: Backend>(
     for chunk in prompts.chunks(batch.max(1)) {
         let ids = chunk
             .iter()
-            .map(|p| model.encode(&PromptInput::Text(p.clone())))
+            .map(|p| model.encode(&p.input()))
             .collect::<Result<Vec<_>>>()?;
         out.extend(model.generate(&ids, &gopts, hooks)?.into_iter().map(|g| g.text));
         pb.inc(chunk.len() as u64);
@@ -128,7 +186,7 @@ pub(in super::super) fn label(
             group: e.group.clone(),
             attribute: q.attribute.clone(),
             question: q.question.clone(),
-            prompt: a.prompt.clone(),
+            prompt: a.prompt.text.clone(),
             raw: raw.clone(),
             answer,
             answers: q.answers.clone(),

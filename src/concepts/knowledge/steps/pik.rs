@@ -6,7 +6,7 @@ use burn::tensor::backend::Backend;
 use ndarray::Array2;
 
 use super::super::answers::Verdict;
-use super::super::data::{Entity, QuestionRow};
+use super::super::data::{Entity, QuestionRow, REAL};
 use super::super::options::KnowledgeOptions;
 use super::super::results::{PikSection, ReliabilityBin};
 use super::ask::Asked;
@@ -54,7 +54,11 @@ pub(in super::super) fn pik<B: Backend>(
     asked: &[Asked],
     verdicts: &[Verdict],
 ) -> Result<Option<PikSection>> {
-    let keep: Vec<usize> = (0..asked.len()).filter(|&k| !asked[k].leaky).collect();
+    // Real entities only: a fabricated entity's answer is never right, so its questions
+    // would teach the probe to spot fabricated names rather than the model's own accuracy.
+    let keep: Vec<usize> = (0..asked.len())
+        .filter(|&k| !asked[k].leaky && selected[asked[k].entity].source == REAL)
+        .collect();
     let n_correct = keep.iter().filter(|&&k| verdicts[k].correct).count();
     if n_correct < 2 || keep.len() - n_correct < 2 {
         run.say(&format!(
@@ -73,7 +77,8 @@ pub(in super::super) fn pik<B: Backend>(
                 attribute: &e.questions[a.question].attribute,
                 entity: &e.entity,
                 group: &e.group,
-                text: &a.prompt,
+                text: (!a.prompt.rendered_chat).then_some(a.prompt.text.as_str()),
+                raw: a.prompt.rendered_chat.then_some(a.prompt.text.as_str()),
                 kind: &e.kind,
             }
         })

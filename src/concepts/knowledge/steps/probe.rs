@@ -10,7 +10,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::super::data::{Entity, KNOWN, REAL, UNKNOWN};
+use super::super::data::{is_unknown, Entity, KNOWN, REAL};
 use super::super::options::KnowledgeOptions;
 use super::super::results::TransferScore;
 use crate::error::{Error, Result};
@@ -126,7 +126,12 @@ pub(in super::super) fn save_layer_probe(
 
 /// Class probabilities `[test, 2]` of a logistic probe fitted on the `train` rows; None when
 /// the training rows lack a class or there is nothing to test.
-fn fit_and_score(x: ArrayView2<f64>, y: &[usize], train: &[usize], test: &[usize]) -> Result<Option<Array2<f64>>> {
+pub(in super::super) fn fit_and_score(
+    x: ArrayView2<f64>,
+    y: &[usize],
+    train: &[usize],
+    test: &[usize],
+) -> Result<Option<Array2<f64>>> {
     let ytr: Vec<usize> = train.iter().map(|&i| y[i]).collect();
     if test.is_empty() || !(ytr.contains(&0) && ytr.contains(&1)) {
         return Ok(None);
@@ -225,15 +230,15 @@ pub(in super::super) fn probe_known(
     dir: &Path,
 ) -> Result<KnownProbe> {
     let labelled: Vec<usize> = (0..status.len())
-        .filter(|&i| status[i] == KNOWN || status[i] == UNKNOWN)
+        .filter(|&i| status[i] == KNOWN || is_unknown(status[i]))
         .collect();
     let n_known = labelled.iter().filter(|&&i| status[i] == KNOWN).count();
     let n_unknown = labelled.len() - n_known;
     if n_known < 2 || n_unknown < 2 {
         let n_real = selected.iter().filter(|e| e.source == REAL).count();
         return Err(Error::Invalid(format!(
-            "the model knows {n_known} and does not know {n_unknown} of {n_real} real entities; the probes need at \
-             least 2 of each (raise max_entities or max_new_tokens)"
+            "the model knows {n_known} of {n_real} real entities and {n_unknown} entities are unknown or \
+             fabricated; the probes need at least 2 of each (raise max_entities or max_new_tokens)"
         )));
     }
     let known: Vec<bool> = labelled.iter().map(|&i| status[i] == KNOWN).collect();

@@ -2,7 +2,8 @@
 //! decoder rows, the mean difference unknown − known (and its negation) and a random
 //! direction of the same norm, each added with a relative strength over the prompt
 //! positions, and the mean difference ablated; refusal rate on known entities and
-//! hallucination rate on unknown and fabricated ones.
+//! hallucination rate on unknown and fabricated ones; the KL of every condition on neutral
+//! prompts.
 
 use std::collections::BTreeMap;
 
@@ -10,10 +11,10 @@ use burn::tensor::backend::Backend;
 use serde::Serialize;
 
 use super::super::answers::{first_line, judge, leaks_answer, Verdict};
-use super::super::data::{Entity, Frames, FABRICATED, KNOWN, UNKNOWN};
+use super::super::data::{is_unknown, Entity, Frames, FABRICATED, KNOWN, UNKNOWN};
 use super::super::options::KnowledgeOptions;
 use super::super::results::{ConditionResult, Example, Rates, SaeSection, SteerStats, SteeringSection};
-use super::ask::complete;
+use super::ask::{complete, question_prompt, Prompt};
 use super::probe::{layer_of, Acts};
 use super::sae::sae_dir;
 use crate::artifact::write_jsonl;
@@ -24,6 +25,7 @@ use crate::hooks::{HookSet, Positions};
 use crate::model::Model;
 use crate::sae::saelens;
 use crate::steer::direction::{mean_difference, mean_norm, random_direction, to_f32, with_norm};
+use crate::steer::sweep::NeutralBaseline;
 use crate::steer::vector::{cosine, norm};
 use crate::steer::{add_ablation, add_steering, SteeringVectors, Strength};
 
@@ -41,7 +43,7 @@ struct SteerItem {
     category: &'static str,
     entity: usize,
     question: usize,
-    prompt: String,
+    prompt: Prompt,
 }
 
 /// A line of `steering_answers.jsonl` (fields in the untyped suite's order).
@@ -117,8 +119,9 @@ pub(in super::super) fn steer<B: Backend>(
     let out = run.out();
     let layer = sae.layer;
     let x = layer_of(acts, layer)?.mapv(f64::from);
-    let of = |want: &str| -> Vec<usize> { select.iter().copied().filter(|&i| status[i] == want).collect() };
-    let unknown_md = to_f32(&mean_difference(x.view(), &of(UNKNOWN), &of(KNOWN))?);
+    let known_rows: Vec<usize> = select.iter().copied().filter(|&i| status[i] == KNOWN).collect();
+    let unknown_rows: Vec<usize> = select.iter().copied().filter(|&i| is_unknown(status[i])).collect();
+    let unknown_md = to_f32(&mean_difference(x.view(), &unknown_rows, &known_rows)?);
     let known_md: Vec<f32> = unknown_md.iter().map(|v| -v).collect();
     let md_norm = norm(&unknown_md);
     // The norm is irrelevant under a relative strength; matched anyway, for the record.
@@ -132,6 +135,16 @@ pub(in super::super) fn steer<B: Backend>(
     let known_lat = weights.w_dec.row(best_known).to_vec();
     // Residual norms of the entity frames at this layer, which relative alphas scale by.
     let resid_norm = mean_norm(x.view());
+    // Saved under these names in `OUT/vectors/`, so `mindlens steer apply --vector
+    // OUT/vectors/unknown --relative` reproduces a condition; the random one is not saved.
+    fn saved_as(name: &str) -> Option<&str> {
+        match name {
+            "unknown_mean_diff" => Some("unknown"),
+            "known_mean_diff" => Some("known"),
+            "random" => None,
+            other => Some(other),
+        }
+    }
     let directions: [(&str, &Vec<f32>); 5] = [
         ("unknown_latent", &unknown_lat),
         ("known_latent", &known_lat),
@@ -156,9 +169,8 @@ pub(in super::super) fn steer<B: Backend>(
         );
         sv.meta.data_sha256 = data_sha256.to_string();
         sv.meta.stats = serde_json::json!({"suite": "knowledge", "direction": name});
-        if name != "random" {
-            // Saved so `mindlens steer apply --vector ... --relative` reproduces a condition.
-            sv.save(&out.join("steering_vectors").join(name))?;
+        if let Some(dir) = saved_as(name) {
+            sv.save(&out.join("vectors").join(dir))?;
         }
         vectors.insert(name, sv);
     }
@@ -166,11 +178,10 @@ pub(in super::super) fn steer<B: Backend>(
     // Questions about held-out known and unknown entities and about fabricated ones.
     let max = opts.max_steer_entities;
     let held_of = |want: &str| -> Vec<usize> { held.iter().copied().filter(|&i| status[i] == want).collect() };
-    let fabricated: Vec<usize> = (0..status.len()).filter(|&i| status[i] == FABRICATED).collect();
     let cats: [(&'static str, Vec<usize>); 3] = [
         (KNOWN, spread(&held_of(KNOWN), max)),
         (UNKNOWN, spread(&held_of(UNKNOWN), max)),
-        (FABRICATED, spread(&fabricated, max)),
+        (FABRICATED, spread(&held_of(FABRICATED), max)),
     ];
     let mut items = Vec::new();
     let mut entities = BTreeMap::new();
@@ -186,7 +197,7 @@ pub(in super::super) fn steer<B: Backend>(
                     category: cat,
                     entity: i,
                     question: qi,
-                    prompt: frames.question(q),
+                    prompt: question_prompt(model, frames, opts.way_out.as_deref(), q)?,
                 });
             }
         }
@@ -194,7 +205,8 @@ pub(in super::super) fn steer<B: Backend>(
     if items.is_empty() {
         return Err(Error::Invalid("no questions to measure steering on".into()));
     }
-    let prompts: Vec<String> = items.iter().map(|it| it.prompt.clone()).collect();
+    let prompts: Vec<Prompt> = items.iter().map(|it| it.prompt.clone()).collect();
+    let neutral = NeutralBaseline::builtin(model)?;
 
     let mut conditions: Vec<(&str, Option<f32>)> = vec![("original", None)];
     for &a in &opts.alphas {
@@ -231,6 +243,7 @@ pub(in super::super) fn steer<B: Backend>(
             }
             (n, None) => return Err(Error::Invalid(format!("condition {n} needs an alpha"))),
         }
+        let (kl, perplexity) = neutral.side_effects(model, &mut hooks)?;
         let raws = complete(model, &prompts, opts.max_new_tokens, opts.batch, &mut hooks, &pb)?;
         let mut verdicts = Vec::with_capacity(items.len());
         let mut firsts = Vec::with_capacity(items.len());
@@ -257,6 +270,8 @@ pub(in super::super) fn steer<B: Backend>(
             condition: name.to_string(),
             alpha: alpha.map(alpha64),
             by_category,
+            kl,
+            perplexity,
         });
         raws_by_cond.push((*name, alpha.map(alpha64), raws, verdicts, firsts.clone()));
         answers_by_cond.insert(label, firsts);
