@@ -120,7 +120,7 @@ impl KnowledgeOptions {
                 self.alphas
             ));
         }
-        if !(self.kl_bound > 0.0) {
+        if !(self.kl_bound.is_finite() && self.kl_bound > 0.0) {
             return bad(format!("kl_bound {} must be positive", self.kl_bound));
         }
         if self.way_out.as_deref().is_some_and(|w| w.trim().is_empty()) {
