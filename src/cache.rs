@@ -11,7 +11,6 @@
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array3;
 use serde::Serialize;
 
@@ -83,10 +82,7 @@ pub fn cache_to_dir<B: Backend>(
                 .map_err(|e| Error::Invalid(format!("prompt on line {}: {e}", r.line)))
         })
         .collect::<Result<Vec<_>>>()?;
-    let bar = ProgressBar::new(rows.len() as u64).with_style(
-        ProgressStyle::with_template("{spinner} caching [{bar:30}] {pos}/{len} prompts {elapsed} eta {eta}")
-            .expect("valid template"),
-    );
+    let bar = crate::progress::bar("caching prompts", rows.len() as u64, true);
     let cfg = &model.config;
     let mut prompts = Vec::with_capacity(rows.len());
     // One prompt per forward: every prompt keeps its own exact activations and memory stays

@@ -34,6 +34,7 @@ pub mod hooks;
 pub mod model;
 pub mod plot;
 pub mod probe;
+pub mod progress;
 pub mod prompts;
 pub mod registry;
 pub mod sae;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::{with_backend, ModelArgs, PromptArgs};
 use crate::error::{Error, Result};
@@ -218,12 +218,7 @@ pub(super) struct CorpusArgs {
 }
 
 fn bar(what: &str) -> ProgressBar {
-    ProgressBar::new(0).with_style(
-        ProgressStyle::with_template(&format!(
-            "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} {{elapsed}} eta {{eta}}"
-        ))
-        .expect("valid template"),
-    )
+    crate::progress::bar(what, 0, true)
 }
 
 fn refuse_overwrite(path: &std::path::Path, force: bool) -> Result<()> {

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{with_backend, ModelArgs, PromptArgs};
 use crate::error::{Error, Result};
@@ -277,10 +276,7 @@ pub(super) fn steer(action: SteerAction) -> Result<()> {
                 positions: Positions::All,
                 score: a.score,
             };
-            let bar = ProgressBar::new(0).with_style(
-                ProgressStyle::with_template("{spinner} sweep [{bar:30}] {pos}/{len} settings {elapsed} eta {eta}")
-                    .expect("valid template"),
-            );
+            let bar = crate::progress::bar("sweep settings", 0, true);
             let mut r = sweep(&m, &v, &items, &neutral, &settings, &bar)?;
             bar.finish_and_clear();
             r.vector = a.vector.display().to_string();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::backend::Backend;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -154,15 +154,7 @@ impl SuiteRun {
 
     /// A progress bar counting `len` items of `what` (hidden without progress).
     pub fn bar(&self, what: &str, len: u64) -> ProgressBar {
-        if !self.progress {
-            return ProgressBar::hidden();
-        }
-        ProgressBar::new(len)
-            .with_style(
-                ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} {msg} {elapsed} eta {eta}")
-                    .expect("valid template"),
-            )
-            .with_prefix(format!("{} {what}", self.suite))
+        crate::progress::bar(&format!("{} {what}", self.suite), len, self.progress)
     }
 
     /// The value of stage `name`: read back when this run (same key) finished it before,

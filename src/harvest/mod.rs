@@ -35,7 +35,6 @@ use std::time::Instant;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 
 pub use parts::{merge, Part};
@@ -636,15 +635,7 @@ pub fn harvest<B: Backend>(model: &Model<B>, data: &Path, out: &Path, opts: &Har
         .seek(std::io::SeekFrom::End(0))
         .map_err(|e| Error::io(&rows_path, e))?;
 
-    let bar = if opts.progress {
-        ProgressBar::new(range.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} harvest [{bar:30}] {pos}/{len} rows {msg} {elapsed} eta {eta}")
-            .expect("valid template"),
-    );
+    let bar = crate::progress::bar("harvest rows", range.len() as u64, opts.progress);
     bar.set_position(manifest.rows as u64);
 
     let stop = opts

@@ -20,7 +20,6 @@ use std::time::Instant;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -346,15 +345,7 @@ pub fn train_on<B: AutodiffBackend>(
         peer: None,
     };
 
-    let bar = if progress {
-        ProgressBar::new(total_steps as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} sae train [{bar:30}] {pos}/{len} steps {msg} {elapsed} eta {eta}")
-            .expect("valid template"),
-    );
+    let bar = crate::progress::bar("sae train steps", total_steps as u64, progress);
     bar.set_position(trainer.state.counters.step as u64);
 
     let started = Instant::now();
