@@ -96,38 +96,34 @@ fn generalise_section(r: &KnowledgeResults, md: &mut String) {
     ));
     let (a, n) = (&g.activations, &g.name_ngrams);
     let get = |m: &std::collections::BTreeMap<String, f64>, k: &str| f3(m.get(k).copied().unwrap_or(f64::NAN));
-    for o in &g.origins {
-        md.push_str(&format!(
-            "| by origin: {o} | {} | {} |\n",
-            get(&a.by_origin, o),
-            get(&n.by_origin, o)
-        ));
-    }
-    for t in a.by_type.keys() {
-        md.push_str(&format!(
-            "| by type: {t} | {} | {} |\n",
-            get(&a.by_type, t),
-            get(&n.by_type, t)
-        ));
-    }
     let held = |m: &std::collections::BTreeMap<String, super::results::HeldOutScore>, k: &str| {
         m.get(k).map_or("n/a".into(), |s| {
             format!("{} ({} known, {} unknown)", f3(s.auroc), s.test_known, s.test_unknown)
         })
     };
+    let mut rows = Vec::new();
     for o in &g.origins {
-        md.push_str(&format!(
-            "| held-out origin: {o} | {} | {} |\n",
+        rows.push((format!("by origin: {o}"), get(&a.by_origin, o), get(&n.by_origin, o)));
+    }
+    for t in a.by_type.keys() {
+        rows.push((format!("by type: {t}"), get(&a.by_type, t), get(&n.by_type, t)));
+    }
+    for o in &g.origins {
+        rows.push((
+            format!("held-out origin: {o}"),
             held(&a.held_out_origin, o),
-            held(&n.held_out_origin, o)
+            held(&n.held_out_origin, o),
         ));
     }
     for t in a.held_out_type.keys() {
-        md.push_str(&format!(
-            "| held-out type: {t} | {} | {} |\n",
+        rows.push((
+            format!("held-out type: {t}"),
             held(&a.held_out_type, t),
-            held(&n.held_out_type, t)
+            held(&n.held_out_type, t),
         ));
+    }
+    for (label, act, ngram) in rows {
+        md.push_str(&format!("| {label} | {act} | {ngram} |\n"));
     }
     md.push_str(&format!(
         "\nThe activation probe beats the name n-grams pooled: {}; on {} of {} held-out origins.\n\n",
