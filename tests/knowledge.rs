@@ -246,6 +246,12 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("## Reading") && report.contains("P(IK)"), "{report}");
+    for o in &r.generalise.origins {
+        assert!(
+            report.contains(&format!("| held-out origin: {o} | ")),
+            "{o} row missing:\n{report}"
+        );
+    }
 
     // A second run on the same OUT reuses every stage and ends with the same results.
     let started = Instant::now();
