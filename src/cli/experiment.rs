@@ -4,12 +4,14 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::Backend;
 use clap::{Args, Subcommand};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::{with_backend, ModelArgs};
 use crate::concepts::belief::Belief;
 use crate::concepts::knowledge::Knowledge;
 use crate::concepts::personality::Personality;
-use crate::concepts::{run_suite, Suite};
+use crate::concepts::{overlay_options, run_suite, Suite};
 use crate::error::{Error, Result};
 use crate::model::Model;
 
@@ -39,6 +41,11 @@ pub(super) struct SuiteArgs {
     /// Knowledge suite: a trained residual-stream SAE directory to use instead of training one.
     #[arg(long)]
     sae: Option<PathBuf>,
+    /// JSON file with some or all of the suite's options (the fields of its results.json
+    /// `options`), put over the defaults or the `--quick` preset; --data and --alphas apply
+    /// on top. Personality and knowledge suites.
+    #[arg(long)]
+    options: Option<PathBuf>,
     /// A few-minute run on a subset (few items, few layers): for a first look.
     #[arg(long)]
     quick: bool,
@@ -67,30 +74,46 @@ pub(super) fn experiment(action: ExperimentAction) -> Result<()> {
     if a.sae.is_some() && suite != "knowledge" {
         return Err(Error::Invalid("--sae applies to the knowledge suite only".into()));
     }
+    if a.options.is_some() && suite == "belief" {
+        return Err(Error::Invalid(
+            "--options applies to the personality and knowledge suites only".into(),
+        ));
+    }
     with_backend!(a.model.device, |B, dev| {
         let m = Model::<B>::load(&a.model.model, &dev)?;
         let out = out_dir(a, suite, &m.name);
         match suite {
-            "personality" => suite_command::<Personality, B>(&m, a, &out, |_| {}),
-            "knowledge" => suite_command::<Knowledge, B>(&m, a, &out, |o| o.sae = a.sae.clone()),
-            _ => suite_command::<Belief, B>(&m, a, &out, |_| {}),
+            "personality" => suite_command::<Personality, B>(&m, a, &out, from_file, |_| {}),
+            "knowledge" => suite_command::<Knowledge, B>(&m, a, &out, from_file, |o| o.sae = a.sae.clone()),
+            _ => suite_command::<Belief, B>(&m, a, &out, |o, _| Ok(o), |_| {}),
         }
     })
 }
 
-/// Runs suite `S` with the CLI's options (the suite's defaults or its quick preset, with the
-/// data directory and strengths given, then `tweak`) and prints its headline.
+/// The `--options` file over `base`, when one is given.
+fn from_file<O: Serialize + DeserializeOwned>(base: O, file: Option<&Path>) -> Result<O> {
+    match file {
+        Some(f) => overlay_options(&base, f),
+        None => Ok(base),
+    }
+}
+
+/// Runs suite `S` with the CLI's options (the suite's defaults or its quick preset, then the
+/// `--options` file through `load`, the data directory and strengths given, then `tweak`)
+/// and prints its headline.
 fn suite_command<S: Suite, B: Backend>(
     m: &Model<B>,
     a: &SuiteArgs,
     out: &Path,
+    load: impl FnOnce(S::Options, Option<&Path>) -> Result<S::Options>,
     tweak: impl FnOnce(&mut S::Options),
 ) -> Result<()> {
-    let mut o = if a.quick {
+    let base = if a.quick {
         S::quick(m.config.n_layers)
     } else {
         S::Options::default()
     };
+    let mut o = load(base, a.options.as_deref())?;
     if let Some(d) = &a.data {
         *S::data_dir(&mut o) = d.clone();
     }

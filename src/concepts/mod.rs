@@ -17,7 +17,7 @@ pub mod personality;
 pub mod data;
 pub mod suite;
 
-pub use suite::{run_suite, Suite, SuiteRun};
+pub use suite::{overlay_options, run_suite, Suite, SuiteRun};
 
 /// Redraws the figures of a suite's `results.json` whose `kind` is `kind` into `dir`; `None`
 /// when no suite has that kind.

@@ -79,6 +79,34 @@ pub fn redraw<S: Suite>(path: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     S::figures(&results, dir)
 }
 
+/// `base` with the fields of the JSON object in the file `path` put over it (a file may give
+/// all the options or a few). An unknown field, or a value of the wrong type, is an error
+/// naming the file and the field.
+pub fn overlay_options<O: Serialize + DeserializeOwned>(base: &O, path: &Path) -> Result<O> {
+    let bad = |m: String| Error::bad_file(path, m);
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let file: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let serde_json::Value::Object(fields) = file else {
+        return Err(bad("must hold a JSON object of options".into()));
+    };
+    let mut merged = match serde_json::to_value(base) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => return Err(Error::Invalid("these options are not a JSON object".into())),
+    };
+    for (k, v) in fields {
+        if !merged.contains_key(&k) {
+            let known: Vec<&String> = merged.keys().collect();
+            return Err(bad(format!("unknown option {k:?} (known: {known:?})")));
+        }
+        // One field at a time, so that a type error names its field.
+        let mut one = merged.clone();
+        one.insert(k.clone(), v.clone());
+        serde_json::from_value::<O>(serde_json::Value::Object(one)).map_err(|e| bad(format!("option {k:?}: {e}")))?;
+        merged.insert(k, v);
+    }
+    serde_json::from_value(serde_json::Value::Object(merged)).map_err(|e| bad(e.to_string()))
+}
+
 /// What a run is made of: the suite, the model, every option and the bytes of every data
 /// file. A stage saved under another key is stale.
 fn run_key(kind: &str, model: &str, opts: &impl Serialize, data_dir: &Path) -> Result<String> {
@@ -184,5 +212,43 @@ impl SuiteRun {
         };
         write_json(&path, &file)?;
         Ok(file.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::concepts::personality::PersonalityOptions;
+
+    #[test]
+    fn options_files_overlay_and_name_bad_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.json");
+        let base = PersonalityOptions::quick(30);
+        std::fs::write(
+            &path,
+            r#"{"kl_bound": 0.05, "traits": ["extraversion"], "max_items": null}"#,
+        )
+        .unwrap();
+        let o = overlay_options(&base, &path).unwrap();
+        assert_eq!(
+            (o.kl_bound, o.traits.clone(), o.max_items),
+            (0.05, vec!["extraversion".to_string()], None)
+        );
+        // Fields the file does not give keep the base's values.
+        assert_eq!(
+            (o.layers, o.judge_questions),
+            (base.layers.clone(), base.judge_questions)
+        );
+        for (json, names) in [
+            (r#"{"kl_bund": 0.05}"#, "kl_bund"),
+            (r#"{"folds": "five"}"#, "folds"),
+            (r#"[1, 2]"#, "object"),
+            (r#"{"folds": "#, "not JSON"),
+        ] {
+            std::fs::write(&path, json).unwrap();
+            let e = overlay_options(&base, &path).unwrap_err().to_string();
+            assert!(e.contains(names) && e.contains("o.json"), "{json}: {e}");
+        }
     }
 }

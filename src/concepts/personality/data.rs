@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::options::PersonalityOptions;
+use super::yardstick::Keyed;
 use crate::chat::ChatMessage;
 use crate::concepts::data::{read_rows, spread};
 use crate::error::{Error, Result};
@@ -57,6 +58,9 @@ pub(super) struct AbRow {
     pub item: String,
     #[serde(default)]
     pub template: Option<String>,
+    /// Questionnaire only: `+` when agreeing is the high pole, `-` when it is the low pole.
+    #[serde(default)]
+    pub keyed: Option<String>,
     order: String,
     split: String,
     messages: Vec<ChatMessage>,
@@ -101,6 +105,58 @@ pub(super) fn to_item(row: &AbRow, path: &Path, system: Option<&str>) -> Result<
     })
 }
 
+/// A questionnaire row as an item whose target is the agreeing option (A in order `ab`),
+/// with its keying. The row's own target (the high pole) must match the keying: agreeing
+/// for `+`, disagreeing for `-`.
+pub(super) fn agree_item(row: &AbRow, path: &Path, system: Option<&str>) -> Result<(Item, Keyed)> {
+    let keyed = match (row.keyed.as_deref(), row.target) {
+        (Some("+"), 0) => Keyed::Positive,
+        (Some("-"), 1) => Keyed::Reverse,
+        (k, target) => {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "row {}: keyed {k:?} with target {target} (in order \"ab\" the agreeing option A is the high \
+                     pole for \"+\" and the low pole for \"-\")",
+                    row.id
+                ),
+            ))
+        }
+    };
+    let mut item = to_item(row, path, system)?;
+    item.target = 0;
+    Ok((item, keyed))
+}
+
+/// A rater prompt of `judge.jsonl`: the same model, unsteered, asked which of two
+/// descriptions fits the writer of an answer.
+#[derive(Clone, Deserialize)]
+pub(super) struct JudgeRow {
+    #[serde(rename = "trait")]
+    trait_name: String,
+    /// The rater prompt's name (`r0`, ...): the judge's "templates".
+    pub rater: String,
+    pub system: String,
+    /// The user turn, with `{question}` and `{answer}` to fill in.
+    pub user: String,
+    /// Descriptions of the high and the low pole, the two options.
+    pub high: String,
+    pub low: String,
+}
+
+impl JudgeRow {
+    /// The rating of `answer` to `question` as an A/B item whose target is the high pole.
+    pub fn item(&self, question: &str, answer: &str) -> Item {
+        let user = self.user.replace("{question}", question).replace("{answer}", answer);
+        Item {
+            text: None,
+            messages: Some(vec![ChatMessage::system(self.system.clone()), ChatMessage::user(user)]),
+            choices: vec![self.high.clone(), self.low.clone()],
+            target: 0,
+        }
+    }
+}
+
 /// Test-split rows of one trait in order `ab`, from an evenly spread choice of `max` items.
 pub(super) fn test_rows<'a>(rows: &'a [AbRow], trait_name: &str, max: Option<usize>) -> Vec<&'a AbRow> {
     let mine: Vec<&AbRow> = rows
@@ -121,6 +177,7 @@ pub(super) struct Data {
     questions: Vec<Question>,
     pub questionnaire: Vec<AbRow>,
     pub behaviour: Vec<AbRow>,
+    pub judge: Vec<JudgeRow>,
 }
 
 impl Data {
@@ -132,7 +189,33 @@ impl Data {
             questions: read_rows(&dir.join("questions.jsonl"))?,
             questionnaire: read_rows(&dir.join("questionnaire.jsonl"))?,
             behaviour: read_rows(&dir.join("behaviour.jsonl"))?,
+            judge: read_rows(&dir.join("judge.jsonl"))?,
         })
+    }
+
+    /// The rater prompts of one trait; an error when there are none or one lacks a slot.
+    pub fn raters(&self, trait_name: &str) -> Result<Vec<&JudgeRow>> {
+        let path = self.path("judge.jsonl");
+        let rows: Vec<&JudgeRow> = self.judge.iter().filter(|r| r.trait_name == trait_name).collect();
+        if rows.is_empty() {
+            return Err(Error::bad_file(
+                path,
+                format!("no rater prompt for trait {trait_name:?}"),
+            ));
+        }
+        if let Some(r) = rows
+            .iter()
+            .find(|r| !r.user.contains("{question}") || !r.user.contains("{answer}"))
+        {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "rater {:?} of {trait_name:?}: the user turn needs {{question}} and {{answer}}",
+                    r.rater
+                ),
+            ));
+        }
+        Ok(rows)
     }
 
     pub fn path(&self, file: &str) -> PathBuf {
@@ -283,6 +366,36 @@ pub(super) fn harvest_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agree_items_point_at_agreeing_and_carry_the_keying() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("probes/personality");
+        let data = Data::read(&dir).unwrap();
+        let path = dir.join("questionnaire.jsonl");
+        let rows = test_rows(&data.questionnaire, "extraversion", None);
+        let mut seen = [false, false];
+        for r in rows {
+            let (item, keyed) = agree_item(r, &path, Some("You are shy.")).unwrap();
+            assert_eq!(item.target, 0);
+            assert_eq!(
+                item.choices[0], r.choice_texts[0],
+                "A is the agreeing option in order ab"
+            );
+            // The high pole is the agreeing option exactly when the statement is + keyed.
+            assert_eq!(keyed == Keyed::Positive, r.target == 0, "{}", r.id);
+            seen[(keyed == Keyed::Reverse) as usize] = true;
+            let m = item.messages.unwrap();
+            assert_eq!((m[0].role.as_str(), m[0].content.as_str()), ("system", "You are shy."));
+        }
+        assert_eq!(seen, [true, true], "both keyings among the test statements");
+        // A row whose keying contradicts its target is refused, naming the row.
+        let mut bad = data.questionnaire[0].clone();
+        bad.keyed = Some("-".into());
+        let err = agree_item(&bad, &path, None).unwrap_err().to_string();
+        assert!(err.contains(&bad.id) && err.contains("keyed"), "{err}");
+        assert!(data.raters("extraversion").unwrap().len() >= 2);
+        assert!(data.raters("no-such-trait").is_err());
+    }
 
     #[test]
     fn harvest_rows_keep_the_bytes_of_earlier_versions() {

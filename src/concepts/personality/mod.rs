@@ -12,6 +12,13 @@
 //! bounding the strength. Graded personas (strength -2..2) give the monitoring test: the
 //! unsteered projection on the direction against the persona's self-report.
 //!
+//! The yardstick (issue #24) comes first: per trait and measure (questionnaire pooled, `+`
+//! keyed, `-` keyed; behaviour; a judge rating free answers), the effect of the strongest
+//! high persona prompt against the strongest low one, unsteered, on held-out items. A measure
+//! it does not move beyond its spread across templates is dead. Steering is then scored
+//! against it: at the chosen layer and the largest strength within the KL bound, +alpha must
+//! raise and -alpha lower a live measure beyond the spread and by half the persona effect.
+//!
 //! Data: `probes/personality/` (see its README). Everything is written under one output
 //! directory:
 //! ```text
@@ -31,6 +38,7 @@ mod options;
 mod report;
 mod results;
 mod steps;
+mod yardstick;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +50,10 @@ pub use options::PersonalityOptions;
 pub use results::{
     DirectionStats, DosePoint, Example, LayerDirection, MonitorPoint, Monitoring, PersonalityResults, Pooled,
     RowCounts, Steering, TraitCosine, TraitHeadline, TraitResults,
+};
+pub use yardstick::{
+    keyed_score, JudgeCheck, JudgeSample, Keyed, Measure, MeasureDose, MeasureTarget, SteeringTarget, TargetHeadline,
+    TraitYardstick, Yardstick,
 };
 
 use super::data::spread;
@@ -109,6 +121,7 @@ fn run_personality<B: Backend>(
     let extract_qs = spread(&data.questions("extract"), opts.max_questions);
     let test_qs = data.questions("test");
     let monitor_qs = spread(&test_qs, Some(opts.monitor_questions));
+    let judge_qs = spread(&test_qs, Some(opts.judge_questions));
     if extract_qs.len() < 2 || test_qs.is_empty() {
         return Err(Error::bad_file(
             data.path("questions.jsonl"),
@@ -188,19 +201,34 @@ fn run_personality<B: Backend>(
     let (mut headline, mut traits, mut chosen) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
     for ((t, v), tr) in opts.traits.iter().zip(&vectors).zip(&trait_rows) {
         let probe = &probes[t];
+        // The yardstick first: what an explicit persona prompt does to each measure.
+        let yard = run.stage(&format!("yardstick-{t}"), || {
+            run.say(&format!("{t}: yardstick (persona prompts, unsteered)"));
+            ctx.yardstick(t, tr, &judge_qs)
+        })?;
         let steering = run.stage(&format!("steer-{t}"), || ctx.steer(t, v, probe))?;
         let layer = steering.layer;
+        let target = run.stage(&format!("target-{t}"), || {
+            run.say(&format!("{t}: steering against the yardstick at layer {layer}"));
+            ctx.target(t, v, &steering, &yard, &judge_qs)
+        })?;
         let monitoring = run.stage(&format!("monitor-{t}"), || {
             ctx.monitor(t, layer, v.get(layer)?, acts.layer(layer)?, tr)
         })?;
         chosen.push((layer, steering.alpha));
-        headline.insert(t.clone(), TraitHeadline::new(&steering, probe, &monitoring));
+        let target_headline = TargetHeadline::new(&target, &yard);
+        headline.insert(
+            t.clone(),
+            TraitHeadline::new(&steering, probe, &monitoring, Some(target_headline)),
+        );
         let result = TraitResults {
             probe: probe.clone(),
             directions: stats[t].clone(),
             dose_response: steering.dose_response(&ctx.alphas),
             steering,
             monitoring,
+            yardstick: Some(yard),
+            target: Some(target),
         };
         traits.insert(t.clone(), result);
     }

@@ -48,6 +48,27 @@ pub struct PersonalityOptions {
     pub n_examples: usize,
     /// Tokens generated per example.
     pub max_new_tokens: usize,
+    /// Held-out questions answered freely for the judge measure (persona-prompted for the
+    /// yardstick and the judge's check, steered for the target).
+    #[serde(default = "default_judge_questions")]
+    pub judge_questions: usize,
+    /// Tokens generated per judged answer (greedy).
+    #[serde(default = "default_judge_tokens")]
+    pub judge_tokens: usize,
+    /// The judge counts only when it rates the high persona's answer above the low persona's
+    /// for at least this fraction of (question, wording) pairs.
+    #[serde(default = "default_judge_min_agreement")]
+    pub judge_min_agreement: f64,
+}
+
+fn default_judge_questions() -> usize {
+    6
+}
+fn default_judge_tokens() -> usize {
+    48
+}
+fn default_judge_min_agreement() -> f64 {
+    0.75
 }
 
 impl Default for PersonalityOptions {
@@ -71,18 +92,22 @@ impl Default for PersonalityOptions {
             max_wordings: None,
             n_examples: 3,
             max_new_tokens: 48,
+            judge_questions: default_judge_questions(),
+            judge_tokens: default_judge_tokens(),
+            judge_min_agreement: default_judge_min_agreement(),
         }
     }
 }
 
 impl PersonalityOptions {
     /// The few-minute preset for a model with `n_layers` blocks: 8 extraction questions, 4
-    /// items per trait, five layers.
+    /// items per trait, 4 judged questions, five layers.
     pub fn quick(n_layers: usize) -> Self {
         PersonalityOptions {
             max_questions: Some(8),
             max_items: Some(4),
             layers: Some(quick_layers(n_layers)),
+            judge_questions: 4,
             ..Default::default()
         }
     }
@@ -101,6 +126,12 @@ impl PersonalityOptions {
         }
         if self.folds < 2 || self.steer_layers == 0 || self.monitor_questions == 0 || self.monitor_items == 0 {
             return bad("folds must be >= 2 and steer_layers, monitor_questions, monitor_items >= 1".into());
+        }
+        if self.judge_questions == 0 || self.judge_tokens == 0 || !(0.0..=1.0).contains(&self.judge_min_agreement) {
+            return bad(format!(
+                "judge_questions and judge_tokens must be >= 1 and judge_min_agreement in [0, 1] (found {}, {}, {})",
+                self.judge_questions, self.judge_tokens, self.judge_min_agreement
+            ));
         }
         check_layers(self.layers.clone(), n_layers, "personality options")
     }

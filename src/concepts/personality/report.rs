@@ -12,6 +12,15 @@ fn f(x: f64) -> String {
     }
 }
 
+/// A number to three decimals (effects and spreads are often a few hundredths).
+fn f3(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3}")
+    } else {
+        "n/a".to_string()
+    }
+}
+
 pub(super) fn report(r: &PersonalityResults) -> String {
     let o = &r.options;
     let mut md = format!(
@@ -46,6 +55,7 @@ pub(super) fn report(r: &PersonalityResults) -> String {
             h.monitor_points,
         ));
     }
+    md.push_str(&yardstick_tables(r));
     md.push_str("\n## Reading\n\n");
     for (t, h) in &r.headline {
         // An effect counts only when it exceeds twice the disagreement between templates.
@@ -91,5 +101,111 @@ pub(super) fn report(r: &PersonalityResults) -> String {
          persona, few items make every number noisy, and a correlation over a handful of graded personas has wide \
          uncertainty.\n",
     );
+    md
+}
+
+/// The yardstick table (trait x measure) and steering scored against it.
+fn yardstick_tables(r: &PersonalityResults) -> String {
+    let o = &r.options;
+    let mut md = format!(
+        "\n## Yardstick: what a persona prompt does\n\nStrongest high minus strongest low graded persona, unsteered, \
+         on held-out items. Spread: sd of the effect across templates (questionnaire), option orders (behaviour) or \
+         rater prompts (judge). Live: effect > 0 and > spread; the judge also needs agreement >= {} with the \
+         persona's pole on persona-prompted answers ({} questions, {} tokens).\n\n\
+         | trait | measure | high | low | effect | spread | n | live |\n|---|---|---|---|---|---|---|---|\n",
+        f(o.judge_min_agreement),
+        o.judge_questions,
+        o.judge_tokens,
+    );
+    let mut judges = String::new();
+    for t in &o.traits {
+        let Some(y) = r.traits.get(t).and_then(|x| x.yardstick.as_ref()) else {
+            continue;
+        };
+        for m in &y.measures {
+            md.push_str(&format!(
+                "| {t} | {} | {} | {} | {:+.3} | {} | {} | {} |\n",
+                m.measure.name(),
+                f3(m.high),
+                f3(m.low),
+                m.effect,
+                f3(m.template_spread),
+                m.n_items,
+                if m.live { "live" } else { "dead" },
+            ));
+        }
+        judges.push_str(&format!(
+            "- {t}: judge agreement {} over {} pairs ({})\n",
+            f(y.judge.agreement),
+            y.judge.pairs,
+            if y.judge.counted { "counted" } else { "not counted" }
+        ));
+    }
+    md.push_str(&format!("\nJudge check:\n\n{judges}"));
+    md.push_str(&format!(
+        "\n## Steering against the yardstick\n\nAt the chosen layer and the largest strength whose KL on neutral \
+         prompts is <= {} at both signs. Target met: a live measure with up = score(+a) - score(0) and down = \
+         score(0) - score(-a) both beyond the spread and at least half the persona effect (needed), KL within the \
+         bound. First effect: the gentlest strength where the shifts clear both, and its KL, whatever the bound.\n\n\
+         | trait | layer, alpha | measure | live | -a / 0 / +a | up | down | needed | spread | KL | met | first effect \
+         (alpha, KL) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        o.kl_bound
+    ));
+    for t in &o.traits {
+        let Some(s) = r.traits.get(t).and_then(|x| x.target.as_ref()) else {
+            continue;
+        };
+        let bound = if s.within_kl_bound { "" } else { " (KL bound not met)" };
+        for m in &s.measures {
+            let first = m
+                .first_effect
+                .as_ref()
+                .map_or("none".to_string(), |e| format!("{}, {}", e.alpha, f3(e.kl)));
+            md.push_str(&format!(
+                "| {t} | {}, {}{bound} | {} | {} | {} / {} / {} | {:+.3} | {:+.3} | {} | {} | {} | {} | {first} |\n",
+                s.layer,
+                s.alpha,
+                m.measure.name(),
+                if m.live { "live" } else { "dead" },
+                f3(m.minus),
+                f3(m.zero),
+                f3(m.plus),
+                m.up,
+                m.down,
+                f3(m.needed),
+                f3(m.spread),
+                f3(m.kl),
+                if m.met { "**yes**" } else { "no" },
+            ));
+        }
+    }
+    md.push_str("\nHeadline per trait:\n\n");
+    for (t, h) in &r.headline {
+        let Some(g) = &h.target else { continue };
+        let live: Vec<&str> = g.live_measures.iter().map(|m| m.name()).collect();
+        md.push_str(&format!(
+            "- **{t}**: target {}; {}; live measures: {}; judge agreement {}; monitoring r = {}.\n",
+            if g.target_met { "met" } else { "not met" },
+            match g.measure {
+                Some(m) => format!(
+                    "{} moved up {:+.3} / down {:+.3} against {} needed at alpha {} (KL {})",
+                    m.name(),
+                    g.up,
+                    g.down,
+                    f3(g.needed),
+                    g.alpha,
+                    f3(g.kl)
+                ),
+                None => "no live measure to steer".to_string(),
+            },
+            if live.is_empty() {
+                "none".to_string()
+            } else {
+                live.join(", ")
+            },
+            f(g.judge_agreement),
+            f(h.projection_score_r),
+        ));
+    }
     md
 }

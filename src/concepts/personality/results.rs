@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::options::PersonalityOptions;
+use super::yardstick::{SteeringTarget, TargetHeadline, TraitYardstick};
 use crate::probe::sweep::SweepResults;
 use crate::steer::sweep::{GridPoint, SteerSweep};
 
@@ -81,10 +82,13 @@ pub struct TraitHeadline {
     pub persona_prompt_effect: f64,
     /// Graded personas monitored.
     pub monitor_points: usize,
+    /// Steering against the yardstick (absent in results written before it existed).
+    #[serde(default)]
+    pub target: Option<TargetHeadline>,
 }
 
 impl TraitHeadline {
-    pub(super) fn new(s: &Steering, probe: &SweepResults, m: &Monitoring) -> Self {
+    pub(super) fn new(s: &Steering, probe: &SweepResults, m: &Monitoring, target: Option<TargetHeadline>) -> Self {
         let alpha = s.alpha;
         let best = crate::probe::sweep::best_by_accuracy(&probe.layers);
         TraitHeadline {
@@ -107,6 +111,7 @@ impl TraitHeadline {
             projection_score_r: m.r_projection_score,
             persona_prompt_effect: m.persona_prompt_effect,
             monitor_points: m.points.len(),
+            target,
         }
     }
 }
@@ -121,6 +126,12 @@ pub struct TraitResults {
     /// The chosen layer's cells at every swept strength.
     pub dose_response: Vec<DosePoint>,
     pub monitoring: Monitoring,
+    /// The persona-prompt effect per measure (absent in results written before it existed).
+    #[serde(default)]
+    pub yardstick: Option<TraitYardstick>,
+    /// Steering scored against the yardstick.
+    #[serde(default)]
+    pub target: Option<SteeringTarget>,
 }
 
 /// The paired-difference directions of one trait (also `meta.stats` of its vectors).

@@ -16,7 +16,7 @@ use crate::prompts::PromptInput;
 use crate::steer::{add_steering, SteeringVectors, Strength};
 
 /// Greedy generations for `ids`, unsteered or steered at one layer with a relative strength.
-fn generate<B: Backend>(
+pub(super) fn generate<B: Backend>(
     model: &Model<B>,
     ids: &[Vec<u32>],
     max_new_tokens: usize,

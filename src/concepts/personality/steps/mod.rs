@@ -3,7 +3,10 @@
 pub(super) mod directions;
 pub(super) mod examples;
 pub(super) mod monitor;
+pub(super) mod score;
 pub(super) mod steering;
+pub(super) mod target;
+pub(super) mod yardstick;
 
 use burn::tensor::backend::Backend;
 

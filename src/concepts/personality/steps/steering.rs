@@ -1,5 +1,6 @@
 //! Steering along a trait direction: questionnaire sweeps per template near the best probe
-//! layer, pooled over templates, the selection rule, then the behaviour situations.
+//! layer, pooled over templates, the selection rule (layer) and the KL calibration (strength),
+//! then the behaviour situations.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +60,21 @@ fn best_probe_layer(probe: &SweepResults, eligible: &[usize], n_layers: usize) -
         .map(|(l, _)| l)
 }
 
+/// The largest positive strength at `layer` whose KL is within `bound` at `+alpha` and `-alpha`.
+fn calibrate(pooled: &[Pooled], layer: usize, bound: f64) -> Option<f32> {
+    let kl = |a: f32| {
+        pooled
+            .iter()
+            .find(|p| p.layer == layer && p.alpha == a)
+            .map_or(f64::NAN, |p| p.kl)
+    };
+    pooled
+        .iter()
+        .filter(|p| p.layer == layer && p.alpha > 0.0 && kl(p.alpha) <= bound && kl(-p.alpha) <= bound)
+        .map(|p| p.alpha)
+        .max_by(f32::total_cmp)
+}
+
 impl<B: Backend> Ctx<'_, B> {
     /// Questionnaire sweeps per template over a few layers near the best probe layer, the
     /// selection rule on their pooled grid, then the behaviour items at the chosen layer.
@@ -116,20 +132,19 @@ impl<B: Backend> Ctx<'_, B> {
                 perplexity: p.perplexity,
             })
             .collect();
-        let chosen = choose(&grid, n_layers, self.opts.kl_bound);
-        // When nothing meets the KL bound, report the best probe layer at the gentlest positive
-        // strength, flagged, rather than no numbers at all.
-        let (layer, alpha) = chosen.unwrap_or_else(|| {
-            let a = self.alphas.iter().copied().find(|&a| a > 0.0).unwrap_or(0.0);
-            (
-                candidates
-                    .iter()
-                    .copied()
-                    .min_by_key(|l| l.abs_diff(best))
-                    .unwrap_or(best),
-                a,
-            )
-        });
+        // The layer is the selection rule's; the strength is then the largest on the grid whose
+        // KL is within the bound at both signs, so -alpha and +alpha are equally gentle.
+        let layer = match choose(&grid, n_layers, self.opts.kl_bound) {
+            Some((l, _)) => l,
+            // Nothing meets the KL bound: the best probe layer, flagged, rather than no numbers.
+            None => candidates
+                .iter()
+                .copied()
+                .min_by_key(|l| l.abs_diff(best))
+                .unwrap_or(best),
+        };
+        let calibrated = calibrate(&pooled, layer, self.opts.kl_bound);
+        let alpha = calibrated.unwrap_or_else(|| self.alphas.iter().copied().find(|&a| a > 0.0).unwrap_or(0.0));
         let b_items = test_rows(&self.data.behaviour, t, self.opts.max_items)
             .into_iter()
             .map(|r| to_item(r, &b_path, None))
@@ -145,7 +160,7 @@ impl<B: Backend> Ctx<'_, B> {
             candidate_layers: candidates,
             layer,
             alpha,
-            within_kl_bound: chosen.is_some(),
+            within_kl_bound: calibrated.is_some(),
             pooled_grid: pooled,
             per_template,
             behaviour: run("behaviour", &b_items, vec![layer])?,
