@@ -12,7 +12,8 @@ use mindlens::prelude::*;
 use mindlens::steer::export::{export_gguf, import_gguf};
 use mindlens::steer::extract::{extract, ExtractOptions, Method};
 use mindlens::steer::sweep::{
-    option_probabilities, pairs_from_items, read_items, sweep, SweepSettings, NEUTRAL_PROMPTS,
+    option_probabilities, option_probabilities_with, pairs_from_items, read_items, sweep, Item, ScoreMode,
+    SweepSettings, NEUTRAL_PROMPTS,
 };
 use mindlens::steer::{add_ablation, add_steering, SteeringVectors, Strength};
 
@@ -75,6 +76,34 @@ fn sentiment_vector_moves_held_out_behaviour_monotonically_with_small_kl() {
     assert!(kl[2] < 1e-9 && kl[3] < 0.1, "KL at alpha 0 and 0.1: {kl:?}");
     assert!(r.grid.iter().all(|g| g.perplexity.is_finite() && g.perplexity > 1.0));
     assert_eq!(r.chosen.as_ref().unwrap()["layer"], 16);
+
+    // Options scored from one shared pass over their prompt (KV cache forked per option)
+    // match each option's full sequence: text and chat items, unsteered and steered at every
+    // position or at prompt positions only.
+    let mut items = test.clone();
+    items.extend(test.iter().take(3).map(|it| Item {
+        text: it.messages.as_ref().and_then(|m| m.last()).map(|m| m.content.clone()),
+        messages: None,
+        ..it.clone()
+    }));
+    assert!(items.iter().any(|it| it.text.is_some()) && items.iter().any(|it| it.messages.is_some()));
+    let mut settings: Vec<HookSet<Cpu>> = vec![HookSet::default()];
+    for pos in [Positions::All, Positions::Prompt] {
+        let mut h = HookSet::default();
+        add_steering(&mut h, m, &v, &[16], Strength::Relative(0.3), pos).unwrap();
+        settings.push(h);
+    }
+    for (k, hooks) in settings.iter_mut().enumerate() {
+        let shared = option_probabilities_with(m, &items, ScoreMode::Text, hooks, true).unwrap();
+        let full = option_probabilities_with(m, &items, ScoreMode::Text, hooks, false).unwrap();
+        let gap = shared
+            .iter()
+            .flatten()
+            .zip(full.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(gap < 1e-4, "setting {k}: shared-prefix scores differ by {gap}");
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod direction;
 pub mod export;
 pub mod extract;
 pub mod figures;
+mod prefix;
 pub mod sweep;
 pub mod vector;
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::apply::{add_steering, Strength};
+use super::prefix::{log_softmax, option_logprobs};
 use super::vector::SteeringVectors;
 use crate::chat::ChatMessage;
 use crate::error::{Error, Result};
@@ -169,12 +170,28 @@ pub fn pairs_from_items<B: Backend>(model: &Model<B>, items: &[Item]) -> Result<
 }
 
 /// Probability of the target option for each item (renormalised over the options), for the
-/// original and the reversed option order, with `hooks` applied to every forward pass.
+/// original and the reversed option order, with `hooks` applied to every forward pass. In
+/// text mode the prompt of an (item, order) runs once and each option continues from its KV
+/// cache (see [`option_probabilities_with`]).
 pub fn option_probabilities<B: Backend>(
     model: &Model<B>,
     items: &[Item],
     mode: ScoreMode,
     hooks: &mut HookSet<B>,
+) -> Result<Vec<[f64; 2]>> {
+    option_probabilities_with(model, items, mode, hooks, true)
+}
+
+/// [`option_probabilities`], choosing whether text-mode options share one pass over their
+/// prompt (`share_prefix`, about half the work) or each run in full (the reference the shared
+/// path is tested against). Hooks should be interventions: with a shared prompt a capture
+/// sees the prompt and each continuation in separate passes.
+pub fn option_probabilities_with<B: Backend>(
+    model: &Model<B>,
+    items: &[Item],
+    mode: ScoreMode,
+    hooks: &mut HookSet<B>,
+    share_prefix: bool,
 ) -> Result<Vec<[f64; 2]>> {
     let mut seqs = Vec::new();
     let mut orders = Vec::new();
@@ -195,32 +212,23 @@ pub fn option_probabilities<B: Backend>(
         })
         .collect::<Result<_>>()?;
     // Score of every option of every (item, order): letter logits or mean token log-prob.
-    let flat: Vec<&(Vec<u32>, usize)> = seqs.iter().flatten().collect();
-    let mut scores_flat = Vec::with_capacity(flat.len());
-    for chunk in flat.chunks(16) {
-        let ids: Vec<Vec<u32>> = chunk.iter().map(|s| s.0.clone()).collect();
-        let logits = model.run(
-            &ids,
-            hooks,
-            if mode == ScoreMode::Letter {
-                LogitsMode::Last
-            } else {
-                LogitsMode::All
-            },
-        )?;
-        hooks.clear();
-        for ((seq, start), l) in chunk.iter().map(|s| (&s.0, s.1)).zip(logits) {
-            scores_flat.push(match mode {
-                ScoreMode::Letter => l.row(0).to_vec().into_iter().map(f64::from).collect::<Vec<f64>>(),
-                ScoreMode::Text => {
-                    let lp: f64 = (start..seq.len())
-                        .map(|t| log_softmax(l.row(t - 1).as_slice().expect("row"))[seq[t] as usize])
-                        .sum();
-                    vec![lp / (seq.len() - start).max(1) as f64]
-                }
-            });
+    let scores_flat: Vec<Vec<f64>> = match mode {
+        ScoreMode::Letter => {
+            let flat: Vec<Vec<u32>> = seqs.iter().flatten().map(|s| s.0.clone()).collect();
+            let mut rows = Vec::with_capacity(flat.len());
+            for chunk in flat.chunks(16) {
+                let logits = model.run(chunk, hooks, LogitsMode::Last)?;
+                hooks.clear();
+                rows.extend(logits.iter().map(|l| l.row(0).iter().map(|&v| f64::from(v)).collect()));
+            }
+            rows
         }
-    }
+        ScoreMode::Text => option_logprobs(model, &seqs, hooks, share_prefix)?
+            .into_iter()
+            .flatten()
+            .map(|lp| vec![lp])
+            .collect(),
+    };
     let mut at = 0;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -247,12 +255,6 @@ pub fn option_probabilities<B: Backend>(
         out.push(pair);
     }
     Ok(out)
-}
-
-fn log_softmax(row: &[f32]) -> Vec<f64> {
-    let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
-    row.iter().map(|&v| v as f64 - lse).collect()
 }
 
 /// Next-token log-probabilities at every position of each neutral prompt.

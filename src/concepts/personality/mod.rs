@@ -137,8 +137,50 @@ fn run_personality<B: Backend>(
         )));
     }
 
-    // 1. One harvest for every trait, at the last prompt token (where the answer starts).
     let (rows, trait_rows) = harvest_plan(&data, opts, &extract_qs, &monitor_qs)?;
+    let neutral = NEUTRAL_PROMPTS
+        .iter()
+        .map(|t| model.tokenizer.encode(t, true))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let ctx = Ctx {
+        model,
+        opts,
+        run,
+        data,
+        neutral,
+        alphas: opts.signed_alphas(),
+        eligible,
+    };
+
+    // 0. The yardstick first: what an explicit persona prompt does to each measure, unsteered.
+    // It needs no activations, so it comes before the harvest and a long run shows it early.
+    let mut yards = BTreeMap::new();
+    for (t, tr) in opts.traits.iter().zip(&trait_rows) {
+        let y = run.stage(&format!("yardstick-{t}"), || {
+            run.say(&format!("{t}: yardstick (persona prompts, unsteered)"));
+            ctx.yardstick(t, tr, &judge_qs)
+        })?;
+        let effects: Vec<String> = y
+            .measures
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {:+.3} ({})",
+                    m.measure.name(),
+                    m.effect,
+                    if m.live { "live" } else { "dead" }
+                )
+            })
+            .collect();
+        run.say(&format!(
+            "{t}: persona effect {}; judge agreement {:.2}",
+            effects.join(", "),
+            y.judge.agreement
+        ));
+        yards.insert(t.clone(), y);
+    }
+
+    // 1. One harvest for every trait, at the last prompt token (where the answer starts).
     let rows_path = out.join("harvest_rows.jsonl");
     let store_dir = out.join("store");
     let harvested = run.stage("harvest", || {
@@ -184,28 +226,13 @@ fn run_personality<B: Backend>(
         Ok(probes)
     })?;
 
-    // 3-4. Steering and monitoring per trait.
-    let neutral = NEUTRAL_PROMPTS
-        .iter()
-        .map(|t| model.tokenizer.encode(t, true))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let ctx = Ctx {
-        model,
-        opts,
-        run,
-        data,
-        neutral,
-        alphas: opts.signed_alphas(),
-        eligible,
-    };
+    // 3-4. Steering, scored against the yardstick, and monitoring per trait.
     let (mut headline, mut traits, mut chosen) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
     for ((t, v), tr) in opts.traits.iter().zip(&vectors).zip(&trait_rows) {
         let probe = &probes[t];
-        // The yardstick first: what an explicit persona prompt does to each measure.
-        let yard = run.stage(&format!("yardstick-{t}"), || {
-            run.say(&format!("{t}: yardstick (persona prompts, unsteered)"));
-            ctx.yardstick(t, tr, &judge_qs)
-        })?;
+        let yard = yards
+            .remove(t)
+            .ok_or_else(|| Error::Invalid(format!("personality: no yardstick for {t:?}")))?;
         let steering = run.stage(&format!("steer-{t}"), || ctx.steer(t, v, probe))?;
         let layer = steering.layer;
         let target = run.stage(&format!("target-{t}"), || {
