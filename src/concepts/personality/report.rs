@@ -135,9 +135,10 @@ fn yardstick_tables(r: &PersonalityResults) -> String {
             ));
         }
         judges.push_str(&format!(
-            "- {t}: judge agreement {} over {} pairs ({})\n",
+            "- {t}: judge agreement {} over {} pairs, {} of them with identical answers ({})\n",
             f(y.judge.agreement),
             y.judge.pairs,
+            y.judge.identical_pairs,
             if y.judge.counted { "counted" } else { "not counted" }
         ));
     }

@@ -148,6 +148,10 @@ pub struct JudgeCheck {
     #[serde(deserialize_with = "crate::artifact::nan::f64")]
     pub agreement: f64,
     pub pairs: usize,
+    /// Pairs whose two answers are the same text (the persona prompt changed nothing the
+    /// judge could see); they count as disagreeing, since neither is rated higher.
+    #[serde(default)]
+    pub identical_pairs: usize,
     /// The agreement needed for the judge to count.
     pub min_agreement: f64,
     pub counted: bool,

@@ -65,9 +65,16 @@ impl<B: Backend> Ctx<'_, B> {
             .flat_map(|(h, l)| h.iter().zip(l).map(|(h, l)| (overall_rating(h), overall_rating(l))))
             .collect();
         let agree = agreement(&pairs);
+        let identical = answers[0]
+            .iter()
+            .zip(&answers[1])
+            .flat_map(|(h, l)| h.iter().zip(l))
+            .filter(|(h, l)| h == l)
+            .count();
         let judge = JudgeCheck {
             agreement: agree,
             pairs: pairs.len(),
+            identical_pairs: identical,
             min_agreement: self.opts.judge_min_agreement,
             counted: agree >= self.opts.judge_min_agreement,
             samples: ["high", "low"]
