@@ -138,7 +138,7 @@ fn yardstick_tables(r: &PersonalityResults) -> String {
             "- {t}: judge agreement {} over {} pairs, {} of them with identical answers ({})\n",
             f(y.judge.agreement),
             y.judge.pairs,
-            y.judge.identical_pairs,
+            y.judge.identical_pairs.map_or("n/a".to_string(), |n| n.to_string()),
             if y.judge.counted { "counted" } else { "not counted" }
         ));
     }

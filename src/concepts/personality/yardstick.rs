@@ -149,9 +149,10 @@ pub struct JudgeCheck {
     pub agreement: f64,
     pub pairs: usize,
     /// Pairs whose two answers are the same text (the persona prompt changed nothing the
-    /// judge could see); they count as disagreeing, since neither is rated higher.
+    /// judge could see); they count as disagreeing, since neither is rated higher. None in
+    /// results written before it was counted.
     #[serde(default)]
-    pub identical_pairs: usize,
+    pub identical_pairs: Option<usize>,
     /// The agreement needed for the judge to count.
     pub min_agreement: f64,
     pub counted: bool,

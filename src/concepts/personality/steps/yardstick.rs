@@ -74,7 +74,7 @@ impl<B: Backend> Ctx<'_, B> {
         let judge = JudgeCheck {
             agreement: agree,
             pairs: pairs.len(),
-            identical_pairs: identical,
+            identical_pairs: Some(identical),
             min_agreement: self.opts.judge_min_agreement,
             counted: agree >= self.opts.judge_min_agreement,
             samples: ["high", "low"]
