@@ -36,21 +36,19 @@ impl DeviceKind {
                 "--device cuda needs mindlens built with `--features cuda`".into(),
             ));
         }
-        if self == DeviceKind::Wgpu {
-            if !cfg!(feature = "wgpu") {
-                return Err(crate::Error::Invalid(
-                    "--device wgpu needs mindlens built with `--features wgpu`".into(),
-                ));
-            }
-            // burn-wgpu panics on first use when no adapter exists; say so up front instead.
-            #[cfg(feature = "wgpu")]
-            if wgpu_adapters().is_empty() {
-                return Err(crate::Error::Invalid(
-                    "--device wgpu: wgpu finds no adapter (no Vulkan, Metal or DX12 device; \
-                     on Linux without a GPU, scripts/lavapipe_install.sh installs a software one)"
-                        .into(),
-                ));
-            }
+        if self == DeviceKind::Wgpu && !cfg!(feature = "wgpu") {
+            return Err(crate::Error::Invalid(
+                "--device wgpu needs mindlens built with `--features wgpu`".into(),
+            ));
+        }
+        // burn-wgpu panics on first use when no adapter exists; say so up front instead.
+        #[cfg(feature = "wgpu")]
+        if self == DeviceKind::Wgpu && wgpu_adapters().is_empty() {
+            return Err(crate::Error::Invalid(
+                "--device wgpu: wgpu finds no adapter (no Vulkan, Metal or DX12 device; \
+                 on Linux without a GPU, scripts/lavapipe_install.sh installs a software one)"
+                    .into(),
+            ));
         }
         Ok(self)
     }

@@ -229,6 +229,15 @@ fn sae_training_takes_the_dense_device_step_on_wgpu() {
         // The first line is the loss before any update.
         let (first, end) = (gpu[0].1, gpu[gpu.len() - 1].1);
         assert!(end < 0.9 * first, "{}: mse {first} -> {end} on wgpu", arch.name());
+        let worst = gpu
+            .iter()
+            .zip(&cpu)
+            .map(|((_, mg, _), (_, mc, _))| (mg - mc).abs() / mc)
+            .fold(0f64, f64::max);
+        eprintln!(
+            "{}: mse {first:.3} -> {end:.3} on wgpu; largest relative mse gap to the cpu {worst:.2e}",
+            arch.name()
+        );
         for ((sg, mg, lg), (sc, mc, lc)) in gpu.iter().zip(&cpu) {
             assert_eq!(sg, sc);
             assert!(
@@ -252,5 +261,6 @@ fn sae_training_takes_the_dense_device_step_on_wgpu() {
             "{}: W_dec differs by {err} (scale {scale})",
             arch.name()
         );
+        eprintln!("{}: W_dec max gap {err:.2e} (scale {scale:.2e})", arch.name());
     }
 }
