@@ -162,6 +162,11 @@ fn smollm2_steered_generation_matches_transformers_and_the_cpu_on_wgpu() {
     );
 }
 
+/// Relative gap allowed between the wgpu and CPU SAE runs. Both start from the same
+/// host-seeded weights and batches and differ only in float rounding (measured: 4e-7 on mse,
+/// 4e-8 on the decoder after 12 steps), so a wrong gradient or Adam step shows far above it.
+const TOL: f64 = 1e-3;
+
 /// `metrics.jsonl` of a run: (step, mse, l0) per logged step.
 fn metrics(dir: &Path) -> Vec<(u64, f64, f64)> {
     std::fs::read_to_string(dir.join("metrics.jsonl"))
@@ -241,12 +246,12 @@ fn sae_training_takes_the_dense_device_step_on_wgpu() {
         for ((sg, mg, lg), (sc, mc, lc)) in gpu.iter().zip(&cpu) {
             assert_eq!(sg, sc);
             assert!(
-                (mg - mc).abs() <= 0.02 * mc,
+                (mg - mc).abs() <= TOL * mc,
                 "{} step {sg}: mse {mg} on wgpu, {mc} on the cpu",
                 arch.name()
             );
             assert!(
-                (lg - lc).abs() <= 0.02 * lc.max(1.0),
+                (lg - lc).abs() <= TOL * lc.max(1.0),
                 "{} step {sg}: l0 {lg} on wgpu, {lc} on the cpu",
                 arch.name()
             );
@@ -257,7 +262,7 @@ fn sae_training_takes_the_dense_device_step_on_wgpu() {
         let scale = common::max_abs(c.w_dec.as_slice().unwrap());
         let err = common::max_diff(g.w_dec.as_slice().unwrap(), c.w_dec.as_slice().unwrap());
         assert!(
-            err <= 0.02 * scale,
+            err <= TOL as f32 * scale,
             "{}: W_dec differs by {err} (scale {scale})",
             arch.name()
         );
