@@ -1,5 +1,6 @@
 //! Compute backends. The CPU backend (burn-flex, pure Rust) is always built; the `cuda`
-//! feature adds burn-cuda. Model code is generic over `B: Backend`; programs pick one here.
+//! feature adds burn-cuda, the `wgpu` feature burn-wgpu. Model code is generic over
+//! `B: Backend`; programs pick one here.
 
 /// burn's pure-Rust CPU backend (SIMD, multi-threaded with rayon).
 pub type Cpu = burn::backend::Flex;
@@ -7,6 +8,12 @@ pub type Cpu = burn::backend::Flex;
 /// NVIDIA GPUs through burn-cuda (kernels compiled with NVRTC at run time).
 #[cfg(feature = "cuda")]
 pub type Gpu = burn::backend::Cuda;
+
+/// Any GPU wgpu drives (Vulkan, Metal, DX12) through burn-wgpu; on Linux its Vulkan device may
+/// also be Mesa's software rasteriser (lavapipe), which is how CI runs the device code paths
+/// (the ones [`is_cpu`] turns off) without a GPU.
+#[cfg(feature = "wgpu")]
+pub type Wgpu = burn::backend::Wgpu;
 
 /// Which backend a command should run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -16,6 +23,9 @@ pub enum DeviceKind {
     Cpu,
     /// The first CUDA GPU (needs a build with `--features cuda`).
     Cuda,
+    /// wgpu's preferred adapter: a GPU, else a software device such as lavapipe (needs a
+    /// build with `--features wgpu`).
+    Wgpu,
 }
 
 impl DeviceKind {
@@ -26,7 +36,56 @@ impl DeviceKind {
                 "--device cuda needs mindlens built with `--features cuda`".into(),
             ));
         }
+        if self == DeviceKind::Wgpu && !cfg!(feature = "wgpu") {
+            return Err(crate::Error::Invalid(
+                "--device wgpu needs mindlens built with `--features wgpu`".into(),
+            ));
+        }
+        // burn-wgpu panics on first use when no adapter exists; say so up front instead.
+        #[cfg(feature = "wgpu")]
+        if self == DeviceKind::Wgpu && wgpu_adapters().is_empty() {
+            return Err(crate::Error::Invalid(
+                "--device wgpu: wgpu finds no adapter (no Vulkan, Metal or DX12 device; \
+                 on Linux without a GPU, scripts/lavapipe_install.sh installs a software one)"
+                    .into(),
+            ));
+        }
         Ok(self)
+    }
+}
+
+/// The adapters [`Wgpu`] can pick from on this machine (those of burn-wgpu's graphics API for
+/// the platform: Vulkan on Linux), one line each (name, kind, API, driver). Empty where there
+/// is none (no GPU and no software Vulkan driver), so callers can refuse or skip instead of
+/// meeting burn-wgpu's panic.
+#[cfg(feature = "wgpu")]
+pub fn wgpu_adapters() -> Vec<String> {
+    use burn::backend::wgpu::graphics::{AutoGraphicsApi, GraphicsApi};
+    let instance = wgpu::Instance::default();
+    let adapters = block_on(instance.enumerate_adapters(AutoGraphicsApi::backend().into()));
+    adapters
+        .iter()
+        .map(|a| {
+            let i = a.get_info();
+            format!(
+                "{} ({:?}, {:?}, {} {})",
+                i.name, i.device_type, i.backend, i.driver, i.driver_info
+            )
+        })
+        .collect()
+}
+
+/// Runs a future to completion on this thread. wgpu's native adapter enumeration is ready at
+/// once, so this needs no executor (and the crate takes on none).
+#[cfg(feature = "wgpu")]
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
     }
 }
 

@@ -52,6 +52,8 @@ pub mod prelude {
     pub use crate::backend::Cpu;
     #[cfg(feature = "cuda")]
     pub use crate::backend::Gpu;
+    #[cfg(feature = "wgpu")]
+    pub use crate::backend::Wgpu;
     pub use crate::error::{Error, Result};
     pub use crate::generate::{GenerateOptions, Generation};
     pub use crate::hooks::{Edit, Hook, HookPoint, HookSet, Intervention, NoHooks, Positions};

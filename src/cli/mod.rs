@@ -146,6 +146,12 @@ macro_rules! with_backend {
                 let $dev = $crate::cli::default_device::<$B>();
                 $body
             }
+            #[cfg(feature = "wgpu")]
+            $crate::backend::DeviceKind::Wgpu => {
+                type $B = $crate::backend::Wgpu;
+                let $dev = $crate::cli::default_device::<$B>();
+                $body
+            }
             #[allow(unreachable_patterns)]
             _ => unreachable!("DeviceKind::check rejects backends that are not compiled in"),
         }

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use mindlens::prelude::*;
 use mindlens::registry;
 
+pub mod reference;
+
 /// The two small real models most tests run on.
 pub const MODELS: [&str; 2] = ["smollm2-135m-instruct", "gemma3-270m"];
 
