@@ -126,8 +126,13 @@ pub(super) struct Q8_0;
 impl Block<32, 34> for Q8_0 {
     #[inline(always)]
     fn dot(b: &[u8; 34], x: &[f32; 32], _: &[f32], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
-        let q: &[u8; 32] = b[2..34].try_into().expect("32 bytes");
-        (add_scaled(acc, f16_at(b, 0), int_dot(&q.map(|v| v as i8), x)), 0.0)
+        // A plain loop: `<[u8; 32]>::map` stayed an out-of-line call per block, and the
+        // accumulator went through memory around it (13% slower decoding on Gemma 3).
+        let mut q = [0i8; 32];
+        for j in 0..32 {
+            q[j] = b[2 + j] as i8;
+        }
+        (add_scaled(acc, f16_at(b, 0), int_dot(&q, x)), 0.0)
     }
 }
 
