@@ -245,7 +245,7 @@ fn q8_0(b: &[u8; 34], y: &mut [f32; 32]) {
 /// Unpacks the j-th 6-bit (scale, min) pair of a Q4_K/Q5_K `scales[12]` field
 /// (`get_scale_min_k4` in ggml-quants.c).
 #[inline(always)]
-fn scale_min_k4(j: usize, s: &[u8]) -> (u8, u8) {
+pub(super) fn scale_min_k4(j: usize, s: &[u8]) -> (u8, u8) {
     if j < 4 {
         (s[j] & 63, s[j + 4] & 63)
     } else {

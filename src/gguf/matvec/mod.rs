@@ -3,16 +3,18 @@
 //! Decoding one token multiplies a single activation row by every weight matrix: the work
 //! is a stream through the weights, bound by memory bandwidth. Kept as f32 the weights of
 //! SmolLM2-135M are 540 MB per token; in their GGUF blocks (Q4_1, 5 bits a weight) they are
-//! 85 MB. The common decoding formats (Q4_0, Q4_1, Q8_0) are dotted straight from their
-//! integers, `d * sum(q x) + m * sum(x)` as llama.cpp does, with each block's `sum(x)`
-//! computed once per product; the others are expanded block by block into a stack buffer by
-//! the same function [`dequantize`](super::dequant::dequantize) uses and dotted there. Either
-//! way the weights are exactly the dequantized matrix's; only the order of the additions
-//! differs from a dense product.
+//! 85 MB. Blocks are dotted straight from their integers, `d * sum(q x) + m * sum(x)` per
+//! scale as llama.cpp does, with activations kept in f32 ([`kernels`]). The weights are
+//! exactly the dequantized matrix's; only the order of the additions differs from a dense
+//! product.
 
 use rayon::prelude::*;
 
-use super::dequant::{f16_at, is_supported, q2_k, q3_k, q4_k, q5_0, q5_1, q5_k, q6_k};
+mod kernels;
+
+use kernels::*;
+
+use super::dequant::is_supported;
 use super::{GgmlType, SharedBytes};
 
 /// A `[rows, cols]` weight matrix kept in its GGUF blocks.
@@ -112,115 +114,6 @@ impl QuantMatrix {
     }
 }
 
-/// One block format: how a block of `TS` bytes (`BS` weights) is dotted with activations.
-/// Implemented by a marker type per format, so each kernel instance calls it statically and
-/// inlines it (a function pointer, or a closure through `Fn`, stayed an out-of-line call).
-trait Block<const BS: usize, const TS: usize> {
-    /// `acc` plus the block's dot with `x` in eight lanes, and a scalar part to add as well;
-    /// `x_sum` is the sum of `x`, and `w` scratch space for the weights. (By value: a
-    /// `&mut` accumulator stayed in memory across blocks.)
-    fn dot(block: &[u8; TS], x: &[f32; BS], x_sum: f32, w: &mut [f32; BS], acc: [f32; 8]) -> ([f32; 8], f32);
-}
-
-// The sums below use `mul_add`: one instruction in the AVX2+FMA build every x86-64 CPU of the
-// last decade takes, a (slow, exact) library call in the baseline build kept for the rest.
-
-/// `s[l] += q[j] * x[j]` over `j = 8c + l`, for integer weights `q(j)`.
-#[inline(always)]
-fn int_dot<const BS: usize>(q: impl Fn(usize) -> f32, x: &[f32; BS]) -> [f32; 8] {
-    let mut s = [0f32; 8];
-    for c in 0..BS / 8 {
-        for l in 0..8 {
-            s[l] = q(c * 8 + l).mul_add(x[c * 8 + l], s[l]);
-        }
-    }
-    s
-}
-
-/// `s[l] += lo(q[j]) * x[j] + hi(q[j]) * x[16 + j]` over the 16 bytes `q` of a 4-bit block
-/// (low nibbles hold weights 0-15, high nibbles 16-31).
-#[inline(always)]
-fn nibble_dot(qs: &[u8], x: &[f32; 32]) -> [f32; 8] {
-    let mut s = [0f32; 8];
-    for c in 0..2 {
-        for l in 0..8 {
-            let (q, j) = (qs[c * 8 + l], c * 8 + l);
-            s[l] = ((q & 15) as f32).mul_add(x[j], s[l]);
-            s[l] = ((q >> 4) as f32).mul_add(x[16 + j], s[l]);
-        }
-    }
-    s
-}
-
-/// `acc + d * s`, lane by lane.
-#[inline(always)]
-fn add_scaled(mut acc: [f32; 8], d: f32, s: [f32; 8]) -> [f32; 8] {
-    for l in 0..8 {
-        acc[l] = d.mul_add(s[l], acc[l]);
-    }
-    acc
-}
-
-/// Q4_0: `w = d * (q - 8)`, nibbles `q` (low halves first).
-struct Q4_0;
-impl Block<32, 18> for Q4_0 {
-    #[inline(always)]
-    fn dot(b: &[u8; 18], x: &[f32; 32], x_sum: f32, _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
-        let d = f16_at(b, 0);
-        (add_scaled(acc, d, nibble_dot(&b[2..18], x)), -8.0 * d * x_sum)
-    }
-}
-
-/// Q4_1: `w = d * q + m`, nibbles `q` (low halves first).
-struct Q4_1;
-impl Block<32, 20> for Q4_1 {
-    #[inline(always)]
-    fn dot(b: &[u8; 20], x: &[f32; 32], x_sum: f32, _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
-        let (d, m) = (f16_at(b, 0), f16_at(b, 2));
-        (add_scaled(acc, d, nibble_dot(&b[4..20], x)), m * x_sum)
-    }
-}
-
-/// Q8_0: `w = d * q`, signed bytes `q`.
-struct Q8_0;
-impl Block<32, 34> for Q8_0 {
-    #[inline(always)]
-    fn dot(b: &[u8; 34], x: &[f32; 32], _: f32, _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
-        let d = f16_at(b, 0);
-        (add_scaled(acc, d, int_dot(|j| b[2 + j] as i8 as f32, x)), 0.0)
-    }
-}
-
-/// Formats dotted through their dequantizer: expand the block, then a dense dot.
-macro_rules! expanded {
-    ($($ty:ident, $f:ident, $bs:literal, $ts:literal;)*) => {$(
-        #[allow(non_camel_case_types)]
-        struct $ty;
-        impl Block<$bs, $ts> for $ty {
-            #[inline(always)]
-            fn dot(b: &[u8; $ts], x: &[f32; $bs], _: f32, w: &mut [f32; $bs], mut acc: [f32; 8]) -> ([f32; 8], f32) {
-                $f(b, w);
-                for c in 0..$bs / 8 {
-                    for l in 0..8 {
-                        acc[l] += w[c * 8 + l] * x[c * 8 + l];
-                    }
-                }
-                (acc, 0.0)
-            }
-        }
-    )*};
-}
-
-expanded! {
-    Q5_0, q5_0, 32, 22;
-    Q5_1, q5_1, 32, 24;
-    Q2_K, q2_k, 256, 84;
-    Q3_K, q3_k, 256, 110;
-    Q4_K, q4_k, 256, 144;
-    Q5_K, q5_k, 256, 176;
-    Q6_K, q6_k, 256, 210;
-}
-
 /// One task's share of [`QuantMatrix::matmul_t`].
 struct Job<'a> {
     data: &'a [u8],
@@ -257,7 +150,9 @@ impl Job<'_> {
             .chunks_exact(BS)
             .map(|c| c.try_into().expect("chunks_exact yields BS values"))
             .collect();
-        let sums: Vec<f32> = xs.iter().map(|x| x.iter().sum()).collect();
+        // Sum of each 32 activations, for the blocks' mins.
+        let sums: Vec<f32> = self.x.chunks_exact(32).map(|c| c.iter().sum()).collect();
+        let per_block = BS / 32;
         let mut out = Vec::with_capacity(self.rows.len() * self.m);
         let mut w = [0f32; BS];
         for r in self.rows.clone() {
@@ -269,7 +164,7 @@ impl Job<'_> {
                 for (b, block) in row.chunks_exact(TS).enumerate() {
                     let k = i * per_row + b;
                     let block = block.try_into().expect("chunks_exact yields TS bytes");
-                    let (a, s) = E::dot(block, xs[k], sums[k], &mut w, acc);
+                    let (a, s) = E::dot(block, xs[k], &sums[k * per_block..(k + 1) * per_block], &mut w, acc);
                     (acc, scalar) = (a, scalar + s);
                 }
                 out.push(acc.iter().sum::<f32>() + scalar);
@@ -284,7 +179,8 @@ mod tests {
     use super::*;
     use crate::gguf::dequant::{dequantize, SUPPORTED_TYPES};
 
-    /// Blocks of pseudo-random bytes with small f16 scales where each type keeps them.
+    /// Blocks of pseudo-random bytes, their f16 scales and mins drawn from values of every
+    /// magnitude f16 holds (largest finite, subnormal, zero, negative), so no value is inf or NaN.
     fn blocks(ty: GgmlType, n_blocks: usize, seed: u64) -> Vec<u8> {
         let ts = ty.type_size().unwrap();
         let mut s = seed;
@@ -294,12 +190,10 @@ mod tests {
                 (s >> 33) as u8
             })
             .collect();
-        // f16 0.01 and -0.02 where the block's scales live, so no value is inf or NaN.
-        let (d, m) = (
-            half::f16::from_f32(0.01).to_le_bytes(),
-            half::f16::from_f32(-0.02).to_le_bytes(),
-        );
-        for b in bytes.chunks_exact_mut(ts) {
+        const SCALES: [f32; 8] = [0.01, -0.02, 65504.0, 6e-8, 0.0, -3.5, 1e-3, 7.0];
+        let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes();
+        for (i, b) in bytes.chunks_exact_mut(ts).enumerate() {
+            let (d, m) = (f16(SCALES[i % 8]), f16(SCALES[(3 * i + 1) % 8]));
             match ty {
                 GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => b[..2].copy_from_slice(&d),
                 GgmlType::Q4_1 | GgmlType::Q5_1 => {
@@ -309,7 +203,7 @@ mod tests {
                 GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q2_K => {
                     let at = if ty == GgmlType::Q2_K { 80 } else { 0 };
                     b[at..at + 2].copy_from_slice(&d);
-                    b[at + 2..at + 4].copy_from_slice(&d);
+                    b[at + 2..at + 4].copy_from_slice(&m);
                 }
                 GgmlType::Q3_K | GgmlType::Q6_K => {
                     let at = ts - 2;
@@ -346,7 +240,7 @@ mod tests {
                         .sum();
                     let got = y[i * rows + r] as f64;
                     assert!(
-                        (got - exact).abs() <= 1e-5 * scale.max(1e-6),
+                        (got - exact).abs() <= 1e-6 * scale.max(1e-6),
                         "{ty:?} row {r} input {i}: {got} vs {exact}"
                     );
                 }
