@@ -5,16 +5,24 @@
 //! forward pass (last-position logits). Each is run once to warm up, then three times; the
 //! figure is the mean tokens/s, as llama-bench's `avg_ts`.
 //!
+//! `tg128_steered` is `tg128` with a steering vector added to the output of the middle block at
+//! every position; with `MINDLENS_BENCH_CONTROL_VECTOR=PATH` the same vector is also written
+//! there as a llama.cpp control vector, for `llama-completion --control-vector` to decode with.
+//!
 //! `MINDLENS_BENCH_MODEL` (a registered name or a `.gguf` path; default the default model)
-//! picks the model; arguments `tg128` or `pp512` pick a measurement. Prints one JSON object each.
+//! picks the model; arguments `tg128`, `tg128_steered` or `pp512` pick measurements. Prints one
+//! JSON object each.
 
 use std::time::Instant;
 
 use mindlens::prelude::*;
+use mindlens::steer::direction::{random_direction, with_norm};
+use mindlens::steer::export::export_gguf;
+use mindlens::steer::{add_steering, SteeringVectors, Strength};
 
 fn main() -> Result<()> {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| f == name);
     let spec = std::env::var("MINDLENS_BENCH_MODEL").unwrap_or_else(|_| mindlens::registry::DEFAULT_MODEL.into());
     let device = Default::default();
     let model = Model::<Cpu>::load(&spec, &device)?;
@@ -29,23 +37,53 @@ fn main() -> Result<()> {
         );
     };
 
-    if wanted("tg128") {
-        let new_tokens = 128;
-        let prompt = model.tokenizer.encode("Once upon a time", true)?;
-        let opts = GenerateOptions {
-            max_new_tokens: new_tokens,
-            stop_tokens: vec![u32::MAX], // never stop early
-            ..Default::default()
-        };
+    let new_tokens = 128;
+    let prompt = model.tokenizer.encode("Once upon a time", true)?;
+    let opts = GenerateOptions {
+        max_new_tokens: new_tokens,
+        stop_tokens: vec![u32::MAX], // never stop early
+        ..Default::default()
+    };
+    let decode = |hooks: &dyn Fn() -> Result<HookSet<Cpu>>| -> Result<Vec<f64>> {
         let run = || -> Result<f64> {
+            let mut hooks = hooks()?;
             let t = Instant::now();
-            let out = model.generate(std::slice::from_ref(&prompt), &opts, &mut HookSet::default())?;
+            let out = model.generate(std::slice::from_ref(&prompt), &opts, &mut hooks)?;
             assert_eq!(out[0].tokens.len(), new_tokens);
             Ok(t.elapsed().as_secs_f64())
         };
         run()?;
-        let times = (0..3).map(|_| run()).collect::<Result<Vec<_>>>()?;
-        report("tg128", new_tokens, &times);
+        (0..3).map(|_| run()).collect()
+    };
+    if wanted("tg128") {
+        report("tg128", new_tokens, &decode(&|| Ok(HookSet::default()))?);
+    }
+    if wanted("tg128_steered") {
+        // A random unit direction: what the decode costs, not what it says, is measured here.
+        let layer = model.config.n_layers / 2;
+        let v = with_norm(&random_direction(model.config.d_model, 7), 1.0);
+        let vectors = SteeringVectors::residual(&spec, "random", [(layer, v)].into(), Default::default());
+        if let Ok(path) = std::env::var("MINDLENS_BENCH_CONTROL_VECTOR") {
+            export_gguf(
+                &vectors,
+                model.config.arch.gguf_name(),
+                model.config.n_layers,
+                path.as_ref(),
+            )?;
+        }
+        let steered = || {
+            let mut hooks = HookSet::default();
+            add_steering(
+                &mut hooks,
+                &model,
+                &vectors,
+                &[layer],
+                Strength::Absolute(1.0),
+                Positions::All,
+            )?;
+            Ok(hooks)
+        };
+        report("tg128_steered", new_tokens, &decode(&steered)?);
     }
 
     if wanted("pp512") {

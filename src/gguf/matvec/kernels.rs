@@ -15,9 +15,10 @@ use crate::gguf::dequant::{f16_at, q2_k, q3_k, scale_min_k4};
 /// inlines it (a function pointer, or a closure through `Fn`, stayed an out-of-line call).
 pub(super) trait Block<const BS: usize, const TS: usize> {
     /// `acc` plus the block's dot with `x` in eight lanes, and a scalar part to add as well;
-    /// `x_sums[j]` is the sum of `x[32 j..32 j + 32]`, and `w` scratch space for the weights.
+    /// `x_sums[j]` is the sum of `x[32 j..32 j + 32]` (the first `BS / 32` are used; a fixed
+    /// length, so reading them needs no bounds check), and `w` scratch space for the weights.
     /// (By value: a `&mut` accumulator stayed in memory across blocks.)
-    fn dot(block: &[u8; TS], x: &[f32; BS], x_sums: &[f32], w: &mut [f32; BS], acc: [f32; 8]) -> ([f32; 8], f32);
+    fn dot(block: &[u8; TS], x: &[f32; BS], x_sums: &[f32; 8], w: &mut [f32; BS], acc: [f32; 8]) -> ([f32; 8], f32);
 }
 
 // The sums below use `mul_add`: one instruction in the AVX2+FMA build every x86-64 CPU of the
@@ -71,7 +72,7 @@ fn part<const N: usize>(x: &[f32], at: usize) -> &[f32; N] {
 pub(super) struct Q4_0;
 impl Block<32, 18> for Q4_0 {
     #[inline(always)]
-    fn dot(b: &[u8; 18], x: &[f32; 32], x_sums: &[f32], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
+    fn dot(b: &[u8; 18], x: &[f32; 32], x_sums: &[f32; 8], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
         let d = f16_at(b, 0);
         (add_scaled(acc, d, nibble_dot(&b[2..18], x)), -8.0 * d * x_sums[0])
     }
@@ -81,7 +82,7 @@ impl Block<32, 18> for Q4_0 {
 pub(super) struct Q4_1;
 impl Block<32, 20> for Q4_1 {
     #[inline(always)]
-    fn dot(b: &[u8; 20], x: &[f32; 32], x_sums: &[f32], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
+    fn dot(b: &[u8; 20], x: &[f32; 32], x_sums: &[f32; 8], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
         let (d, m) = (f16_at(b, 0), f16_at(b, 2));
         (add_scaled(acc, d, nibble_dot(&b[4..20], x)), m * x_sums[0])
     }
@@ -106,7 +107,7 @@ fn q5_ints(b: &[u8], at: usize, offset: i8) -> [i8; 32] {
 pub(super) struct Q5_0;
 impl Block<32, 22> for Q5_0 {
     #[inline(always)]
-    fn dot(b: &[u8; 22], x: &[f32; 32], _: &[f32], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
+    fn dot(b: &[u8; 22], x: &[f32; 32], _: &[f32; 8], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
         (add_scaled(acc, f16_at(b, 0), int_dot(&q5_ints(b, 2, 16), x)), 0.0)
     }
 }
@@ -115,7 +116,7 @@ impl Block<32, 22> for Q5_0 {
 pub(super) struct Q5_1;
 impl Block<32, 24> for Q5_1 {
     #[inline(always)]
-    fn dot(b: &[u8; 24], x: &[f32; 32], x_sums: &[f32], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
+    fn dot(b: &[u8; 24], x: &[f32; 32], x_sums: &[f32; 8], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
         let (d, m) = (f16_at(b, 0), f16_at(b, 2));
         (add_scaled(acc, d, int_dot(&q5_ints(b, 4, 0), x)), m * x_sums[0])
     }
@@ -125,7 +126,7 @@ impl Block<32, 24> for Q5_1 {
 pub(super) struct Q8_0;
 impl Block<32, 34> for Q8_0 {
     #[inline(always)]
-    fn dot(b: &[u8; 34], x: &[f32; 32], _: &[f32], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
+    fn dot(b: &[u8; 34], x: &[f32; 32], _: &[f32; 8], _: &mut [f32; 32], acc: [f32; 8]) -> ([f32; 8], f32) {
         // A plain loop: `<[u8; 32]>::map` stayed an out-of-line call per block, and the
         // accumulator went through memory around it (13% slower decoding on Gemma 3).
         let mut q = [0i8; 32];
@@ -147,7 +148,7 @@ fn k4_dot(
     qs: usize,
     qh: Option<&[u8]>,
     x: &[f32; 256],
-    x_sums: &[f32],
+    x_sums: &[f32; 8],
     mut acc: [f32; 8],
 ) -> ([f32; 8], f32) {
     let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
@@ -176,7 +177,7 @@ fn k4_dot(
 pub(super) struct Q4_K;
 impl Block<256, 144> for Q4_K {
     #[inline(always)]
-    fn dot(b: &[u8; 144], x: &[f32; 256], x_sums: &[f32], _: &mut [f32; 256], acc: [f32; 8]) -> ([f32; 8], f32) {
+    fn dot(b: &[u8; 144], x: &[f32; 256], x_sums: &[f32; 8], _: &mut [f32; 256], acc: [f32; 8]) -> ([f32; 8], f32) {
         k4_dot(b, 16, None, x, x_sums, acc)
     }
 }
@@ -186,7 +187,7 @@ impl Block<256, 144> for Q4_K {
 pub(super) struct Q5_K;
 impl Block<256, 176> for Q5_K {
     #[inline(always)]
-    fn dot(b: &[u8; 176], x: &[f32; 256], x_sums: &[f32], _: &mut [f32; 256], acc: [f32; 8]) -> ([f32; 8], f32) {
+    fn dot(b: &[u8; 176], x: &[f32; 256], x_sums: &[f32; 8], _: &mut [f32; 256], acc: [f32; 8]) -> ([f32; 8], f32) {
         k4_dot(b, 48, Some(&b[16..48]), x, x_sums, acc)
     }
 }
@@ -200,7 +201,7 @@ impl Block<256, 176> for Q5_K {
 pub(super) struct Q6_K;
 impl Block<256, 210> for Q6_K {
     #[inline(always)]
-    fn dot(b: &[u8; 210], x: &[f32; 256], _: &[f32], _: &mut [f32; 256], mut acc: [f32; 8]) -> ([f32; 8], f32) {
+    fn dot(b: &[u8; 210], x: &[f32; 256], _: &[f32; 8], _: &mut [f32; 256], mut acc: [f32; 8]) -> ([f32; 8], f32) {
         let d = f16_at(b, 208);
         for n in 0..2 {
             let (ql, qh) = (&b[64 * n..64 * n + 64], &b[128 + 32 * n..160 + 32 * n]);
@@ -228,7 +229,7 @@ macro_rules! expanded {
         pub(super) struct $ty;
         impl Block<$bs, $ts> for $ty {
             #[inline(always)]
-            fn dot(b: &[u8; $ts], x: &[f32; $bs], _: &[f32], w: &mut [f32; $bs], mut acc: [f32; 8]) -> ([f32; 8], f32) {
+            fn dot(b: &[u8; $ts], x: &[f32; $bs], _: &[f32; 8], w: &mut [f32; $bs], mut acc: [f32; 8]) -> ([f32; 8], f32) {
                 $f(b, w);
                 for c in 0..$bs / 8 {
                     for l in 0..8 {

@@ -150,9 +150,18 @@ impl Job<'_> {
             .chunks_exact(BS)
             .map(|c| c.try_into().expect("chunks_exact yields BS values"))
             .collect();
-        // Sum of each 32 activations, for the blocks' mins.
-        let sums: Vec<f32> = self.x.chunks_exact(32).map(|c| c.iter().sum()).collect();
-        let per_block = BS / 32;
+        // Sum of each 32 activations of each block, for the blocks' mins.
+        let sums: Vec<[f32; 8]> = self
+            .x
+            .chunks_exact(BS)
+            .map(|block| {
+                let mut s = [0f32; 8];
+                for (j, sub) in block.chunks_exact(32).enumerate() {
+                    s[j] = sub.iter().sum();
+                }
+                s
+            })
+            .collect();
         let mut out = Vec::with_capacity(self.rows.len() * self.m);
         let mut w = [0f32; BS];
         for r in self.rows.clone() {
@@ -164,7 +173,7 @@ impl Job<'_> {
                 for (b, block) in row.chunks_exact(TS).enumerate() {
                     let k = i * per_row + b;
                     let block = block.try_into().expect("chunks_exact yields TS bytes");
-                    let (a, s) = E::dot(block, xs[k], &sums[k * per_block..(k + 1) * per_block], &mut w, acc);
+                    let (a, s) = E::dot(block, xs[k], &sums[k], &mut w, acc);
                     (acc, scalar) = (a, scalar + s);
                 }
                 out.push(acc.iter().sum::<f32>() + scalar);
