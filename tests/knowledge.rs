@@ -163,6 +163,7 @@ fn knowledge_suite_labels_probes_steers_and_scores_pik() {
     let rs = &h.refusal_steering;
     assert_eq!((rs.layer, rs.alpha, rs.relative), (best, 0.5, true));
     assert_eq!(rs.known_refusal_original, h.refusal_rate["original"]);
+    assert_eq!(rs.known_refusal_unknown_dir, h.refusal_rate["unknown_mean_diff"]);
     finite(rs.kl, "refusal steering kl");
     let unknown = SteeringVectors::load(&out.join("vectors/unknown")).unwrap();
     let known = SteeringVectors::load(&out.join("vectors/known")).unwrap();

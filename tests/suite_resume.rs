@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mindlens::concepts::belief::{Belief, BeliefOptions};
-use mindlens::concepts::run_suite;
+use mindlens::concepts::{redraw, run_suite, Suite};
 
 const SMOL: &str = "smollm2-135m-instruct";
 const OUT_VAR: &str = "MINDLENS_RESUME_CHILD_OUT";
@@ -104,4 +104,23 @@ fn a_killed_suite_run_resumes_to_identical_results() {
     assert!(finished_stages(&killed) > kept);
     let reused = std::fs::metadata(&first).and_then(|m| m.modified()).unwrap();
     assert_eq!(written, reused, "the finished stage must be reused, not redone");
+
+    // `mindlens plot` redraws the figures and the report from results.json alone.
+    let again = tmp.path().join("again");
+    let files = redraw(
+        Belief::KIND,
+        &whole.join("results.json"),
+        &again.join("figures"),
+        &again,
+    )
+    .unwrap()
+    .expect("belief is a registered suite");
+    assert!(files.iter().any(|f| f.ends_with("report.md")), "{files:?}");
+    assert!(files.iter().all(|f| f.exists()), "{files:?}");
+    let report = |d: &Path| std::fs::read_to_string(d.join("report.md")).unwrap();
+    assert_eq!(
+        report(&again),
+        report(&whole),
+        "the report must come from the results alone"
+    );
 }

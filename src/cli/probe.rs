@@ -196,11 +196,13 @@ pub(super) fn plot(a: PlotArgs) -> Result<()> {
                 .map_err(|e| Error::bad_file(&a.results, format!("not a steering sweep: {e}")))?;
             crate::steer::figures::sweep_figures(&r, &out)?
         }
-        // A suite's figures live in figures/ beside its results.
-        Some(kind) => match crate::concepts::redraw(kind, &a.results, &a.out.clone().unwrap_or(out.join("figures")))? {
-            Some(files) => files,
-            None => return Err(Error::bad_file(&a.results, format!("unknown results kind {kind:?}"))),
-        },
+        // A suite's figures live in figures/ beside its results, its report.md beside them.
+        Some(kind) => {
+            match crate::concepts::redraw(kind, &a.results, &a.out.clone().unwrap_or(out.join("figures")), &out)? {
+                Some(files) => files,
+                None => return Err(Error::bad_file(&a.results, format!("unknown results kind {kind:?}"))),
+            }
+        }
         None => {
             return Err(Error::bad_file(
                 &a.results,

@@ -19,17 +19,21 @@ pub mod suite;
 
 pub use suite::{overlay_options, run_suite, Suite, SuiteRun};
 
-/// Redraws the figures of a suite's `results.json` whose `kind` is `kind` into `dir`; `None`
-/// when no suite has that kind.
+/// Redraws the figures of a suite's `results.json` whose `kind` is `kind` into `figures` and
+/// rewrites its `report.md` in `report_dir`; `None` when no suite has that kind.
 pub fn redraw(
     kind: &str,
     results: &std::path::Path,
-    dir: &std::path::Path,
+    figures: &std::path::Path,
+    report_dir: &std::path::Path,
 ) -> crate::Result<Option<Vec<std::path::PathBuf>>> {
+    use suite::redraw as draw;
     Ok(match kind {
-        k if k == belief::Belief::KIND => Some(suite::redraw::<belief::Belief>(results, dir)?),
-        k if k == knowledge::Knowledge::KIND => Some(suite::redraw::<knowledge::Knowledge>(results, dir)?),
-        k if k == personality::Personality::KIND => Some(suite::redraw::<personality::Personality>(results, dir)?),
+        k if k == belief::Belief::KIND => Some(draw::<belief::Belief>(results, figures, report_dir)?),
+        k if k == knowledge::Knowledge::KIND => Some(draw::<knowledge::Knowledge>(results, figures, report_dir)?),
+        k if k == personality::Personality::KIND => {
+            Some(draw::<personality::Personality>(results, figures, report_dir)?)
+        }
         _ => None,
     })
 }

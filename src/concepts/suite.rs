@@ -3,7 +3,7 @@
 //!
 //! [`run_suite`] drives a [`Suite`]: it runs it with a [`SuiteRun`] (which makes each stage
 //! resumable and reports progress), writes `OUT/results.json`, draws `OUT/figures/` and
-//! writes `OUT/report.md`. `mindlens plot OUT/results.json` redraws the figures later.
+//! writes `OUT/report.md`. `mindlens plot OUT/results.json` redraws both later.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -73,10 +73,16 @@ pub fn run_suite<S: Suite, B: Backend>(
     Ok(results)
 }
 
-/// Redraws the figures of suite `S` from a `results.json` into `dir`.
-pub fn redraw<S: Suite>(path: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
+/// Redraws the figures of suite `S` from a `results.json` into `figures` and rewrites its
+/// `report.md` in `report_dir`, so that a change to how results are drawn or described
+/// reaches finished runs without re-running them.
+pub fn redraw<S: Suite>(path: &Path, figures: &Path, report_dir: &Path) -> Result<Vec<PathBuf>> {
     let results: S::Results = read_json(path)?;
-    S::figures(&results, dir)
+    let mut files = S::figures(&results, figures)?;
+    let report = report_dir.join("report.md");
+    write_text(&report, &S::report(&results))?;
+    files.push(report);
+    Ok(files)
 }
 
 /// `base` with the fields of the JSON object in the file `path` put over it (a file may give

@@ -92,9 +92,10 @@ fn short_name(c: &str) -> &str {
     }
 }
 
-/// Refusal, correct and hallucination rates by condition at the headline alpha, as a heatmap.
+/// Refusal, correct and hallucination rates by condition at the headline's strength, as a
+/// heatmap.
 fn rates_figure(r: &KnowledgeResults, stem: &Path) -> Result<Vec<PathBuf>> {
-    let alpha = r.headline.steer_alpha;
+    let alpha = r.headline.refusal_steering.alpha;
     let shown: Vec<&ConditionResult> = r
         .steering
         .conditions

@@ -103,7 +103,7 @@ impl KnowledgeOptions {
         }
     }
 
-    /// The largest alpha: the one the headline and the rates figure report.
+    /// The largest alpha: the one the examples show.
     pub fn top_alpha(&self) -> f32 {
         self.alphas.iter().copied().fold(f32::MIN, f32::max)
     }

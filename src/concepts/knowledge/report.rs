@@ -310,7 +310,7 @@ fn reading(r: &KnowledgeResults, md: &mut String) {
         r.steering
             .conditions
             .iter()
-            .find(|c| c.condition == name && c.alpha.is_none_or(|a| a == h.steer_alpha))
+            .find(|c| c.condition == name && c.alpha.is_none_or(|a| a == h.refusal_steering.alpha))
     };
     let halluc = |name: &str| cond(name).map_or(f64::NAN, |c| c.get("unknown_or_fabricated", |r| r.hallucination));
     if let (Some(o), Some(u), Some(rnd)) = (cond("original"), cond("unknown_latent"), cond("random")) {
@@ -328,7 +328,7 @@ fn reading(r: &KnowledgeResults, md: &mut String) {
             "- **Steering.** Adding the unknown latent at alpha {} moves refusals on known entities from {} to {} \
              (random direction: {}): {verdict}. Hallucination on unknown and fabricated entities: {} unsteered, {} \
              with the known latent, {} with the known mean difference, {} with the mean difference ablated.\n",
-            h.steer_alpha,
+            h.refusal_steering.alpha,
             f3(base),
             f3(lat),
             f3(rand),

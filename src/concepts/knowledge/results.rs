@@ -48,8 +48,7 @@ pub struct Headline {
     #[serde(deserialize_with = "crate::artifact::nan::map")]
     pub transfer: BTreeMap<String, f64>,
     pub steer_layer: usize,
-    pub steer_alpha: f64,
-    /// Refusal rate on known entities, by condition (at the headline alpha).
+    /// Refusal rate on known entities, by condition, at the strength of `refusal_steering`.
     #[serde(deserialize_with = "crate::artifact::nan::map")]
     pub refusal_rate: BTreeMap<String, f64>,
     /// Hallucination rate on unknown and fabricated entities, by condition.

@@ -164,7 +164,9 @@ pub(super) fn headline(
             .collect();
         mean_finite(&v)
     };
-    let head_alpha = alpha64(opts.top_alpha());
+    // Every rate of the headline is at the strength the refusal steering chose.
+    let refusal_steering = refusal_steering(opts, steering);
+    let head_alpha = refusal_steering.alpha;
     let by_cond = |cat: &str, f: RateOf| -> BTreeMap<String, f64> {
         steering
             .conditions
@@ -182,7 +184,6 @@ pub(super) fn headline(
         chance: kp.sweep.chance,
         transfer: kp.transfer.iter().map(|(t, s)| (t.clone(), s.accuracy)).collect(),
         steer_layer: steering.layer,
-        steer_alpha: head_alpha,
         refusal_rate: by_cond(KNOWN, |r| r.refusal),
         hallucination_rate: by_cond("unknown_or_fabricated", |r| r.hallucination),
         correct_rate: by_cond(KNOWN, |r| r.correct),
@@ -207,7 +208,7 @@ pub(super) fn headline(
             unknown: brief(&sae.unknown_latents),
         },
         unsteered_refusal: unsteered_refusal(asked, ans),
-        refusal_steering: refusal_steering(opts, steering),
+        refusal_steering,
         held_out_origin_auroc: held_auroc(&gen.activations),
         held_out_origin_auroc_ngrams: held_auroc(&gen.name_ngrams),
     }
