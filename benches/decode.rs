@@ -5,12 +5,15 @@
 //! forward pass (last-position logits). Each is run once to warm up, then three times; the
 //! figure is the mean tokens/s, as llama-bench's `avg_ts`.
 //!
+//! `tg128_int8` is `tg128` with the model loaded with 8-bit decoding activations
+//! ([`DecodeActivations::Int8`], llama.cpp's scheme; run after the others, on its own load).
+//!
 //! `tg128_steered` is `tg128` with a steering vector added to the output of the middle block at
 //! every position; with `MINDLENS_BENCH_CONTROL_VECTOR=PATH` the same vector is also written
 //! there as a llama.cpp control vector, for `llama-completion --control-vector` to decode with.
 //!
 //! `MINDLENS_BENCH_MODEL` (a registered name or a `.gguf` path; default the default model)
-//! picks the model; arguments `tg128`, `tg128_steered` or `pp512` pick measurements. Prints one
+//! picks the model; arguments `tg128`, `tg128_steered`, `pp512` or `tg128_int8` pick measurements. Prints one
 //! JSON object each.
 
 use std::time::Instant;
@@ -44,7 +47,7 @@ fn main() -> Result<()> {
         stop_tokens: vec![u32::MAX], // never stop early
         ..Default::default()
     };
-    let decode = |hooks: &dyn Fn() -> Result<HookSet<Cpu>>| -> Result<Vec<f64>> {
+    let decode_with = |model: &Model<Cpu>, hooks: &dyn Fn() -> Result<HookSet<Cpu>>| -> Result<Vec<f64>> {
         let run = || -> Result<f64> {
             let mut hooks = hooks()?;
             let t = Instant::now();
@@ -55,6 +58,7 @@ fn main() -> Result<()> {
         run()?;
         (0..3).map(|_| run()).collect()
     };
+    let decode = |hooks: &dyn Fn() -> Result<HookSet<Cpu>>| decode_with(&model, hooks);
     if wanted("tg128") {
         report("tg128", new_tokens, &decode(&|| Ok(HookSet::default()))?);
     }
@@ -100,6 +104,15 @@ fn main() -> Result<()> {
         run()?;
         let times = (0..3).map(|_| run()).collect::<Result<Vec<_>>>()?;
         report("pp512", len, &times);
+    }
+
+    if wanted("tg128_int8") {
+        let int8 = Model::<Cpu>::load_with(&spec, &device, DecodeActivations::Int8)?;
+        report(
+            "tg128_int8",
+            new_tokens,
+            &decode_with(&int8, &|| Ok(HookSet::default()))?,
+        );
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Decoding (tg128: greedy, 128 new tokens; tg128_steered: with a control vector at the middle
-# block) and prompt processing (pp512) of mindlens against llama.cpp on the same GGUF files,
+# Decoding (tg128: greedy, 128 new tokens; tg128_int8: the same with 8-bit decoding activations;
+# tg128_steered: with a control vector at the middle block) and prompt processing (pp512) of mindlens against llama.cpp on the same GGUF files,
 # same thread count, same run; prints the JSON lines, then a table. Run it on a quiet machine:
 # only same-run ratios compare.
 #
@@ -34,8 +34,9 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 t = {(r["model"], r["bench"], r["impl"]): r["tokens_per_s"] for r in rows}
 print(f"\n| model | test | mindlens tok/s | llama.cpp tok/s | mindlens / llama.cpp |\n|---|---|---|---|---|")
 for model in dict.fromkeys(r["model"] for r in rows):
-    for test in ("tg128", "pp512", "tg128_steered"):
-        m, l = t.get((model, test, "mindlens")), t.get((model, test, "llama.cpp"))
+    # tg128_int8: mindlens with 8-bit decoding activations, llama.cpp's own scheme in its tg128.
+    for test in ("tg128", "tg128_int8", "pp512", "tg128_steered"):
+        m, l = t.get((model, test, "mindlens")), t.get((model, test.removesuffix("_int8"), "llama.cpp"))
         if m and l:
             print(f"| {model} | {test} | {m:.1f} | {l:.1f} | {m / l:.2f}x |")
 print("\nSteering's cost: tg128_steered / tg128 (llama.cpp: both by llama-completion, tg128_cli)")

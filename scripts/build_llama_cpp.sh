@@ -40,9 +40,14 @@ if [ ! -f "$src/CMakeLists.txt" ]; then
     [ -f "$src/CMakeLists.txt" ] || die "$sdist holds no vendor/llama.cpp"
 fi
 
-if [ ! -f "$dir/build/build.ninja" ]; then
+# Native code for this CPU, but without AMX: on Sapphire Rapids VMs the CPU reports AMX tiles
+# that the hypervisor does not enable, and llama-bench dies on its first `ldtilecfg`. The flags
+# are part of the configuration, so a build configured otherwise is configured again.
+flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+if ! grep -q -- "CMAKE_C_FLAGS:STRING=$flags" "$dir/build/CMakeCache.txt" 2>/dev/null; then
     cmake -S "$src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DLLAMA_CURL=OFF -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF \
+        -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
         || die "cmake configure failed (see above)"
 fi
 # shellcheck disable=SC2086  # targets is a list

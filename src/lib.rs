@@ -57,5 +57,5 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::generate::{GenerateOptions, Generation};
     pub use crate::hooks::{Edit, Hook, HookPoint, HookSet, Intervention, NoHooks, Positions};
-    pub use crate::model::{LogitsMode, Model, ModelConfig};
+    pub use crate::model::{DecodeActivations, LogitsMode, Model, ModelConfig};
 }

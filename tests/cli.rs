@@ -135,7 +135,28 @@ fn generate_json_with_a_steering_vector() {
         max_new_tokens: 8,
         ..Default::default()
     };
-    assert_eq!(m.generate(&[ids], &opts, &mut NoHooks).unwrap()[0].tokens, plain);
+    assert_eq!(
+        m.generate(std::slice::from_ref(&ids), &opts, &mut NoHooks).unwrap()[0].tokens,
+        plain
+    );
+
+    // --int8-activations decodes with the library's 8-bit activations.
+    let o = mindlens(&[
+        "generate",
+        "The weather today is",
+        "--max-new-tokens",
+        "8",
+        "--json",
+        "--int8-activations",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    let int8 = Model::<Cpu>::load_gguf_with(&m.source, &Default::default(), DecodeActivations::Int8).unwrap();
+    let want = int8.generate(&[ids], &opts, &mut NoHooks).unwrap()[0].tokens.clone();
+    assert_eq!(
+        serde_json::from_value::<Vec<u32>>(line["tokens"].clone()).unwrap(),
+        want
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::chat::ChatMessage;
 use crate::error::{Error, Result};
 use crate::generate::GenerateOptions;
 use crate::hooks::{HookPoint, HookSet, Intervention};
-use crate::model::Model;
+use crate::model::{DecodeActivations, Model};
 use crate::prompts::{read_jsonl, PromptInput};
 use crate::registry::{self, REGISTRY};
 
@@ -77,6 +77,10 @@ pub(super) struct GenerateArgs {
     /// Recompute the whole sequence at every step instead of using the KV cache.
     #[arg(long)]
     no_cache: bool,
+    /// Round activations to 8 bits before the quantized weights while decoding, as llama.cpp
+    /// does: faster on the CPU, no longer exactly the f32 model (see BENCHMARKS.md).
+    #[arg(long)]
+    int8_activations: bool,
     /// Print one JSON object per prompt: {"tokens", "text", ...}.
     #[arg(long)]
     json: bool,
@@ -180,8 +184,12 @@ pub(super) fn tokenize(a: TokenizeArgs) -> Result<()> {
 }
 
 pub(super) fn generate(a: GenerateArgs) -> Result<()> {
+    let decode = match a.int8_activations {
+        true => DecodeActivations::Int8,
+        false => DecodeActivations::F32,
+    };
     with_backend!(a.model.device, |B, dev| {
-        let m = Model::<B>::load(&a.model.model, &dev)?;
+        let m = Model::<B>::load_with(&a.model.model, &dev, decode)?;
         let ids = a.prompts.encode(&m)?;
         let mut hooks = HookSet::default();
         if let (Some(path), Some(layer)) = (&a.steer, a.steer_layer) {

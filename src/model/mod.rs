@@ -46,6 +46,20 @@ pub enum LogitsMode {
     All,
 }
 
+/// How products of a few rows (decoding, short prompts) read a GGUF model's quantized weights
+/// on the CPU. Longer inputs always use the dequantized f32 weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DecodeActivations {
+    /// Activations stay f32: exactly the dequantized model (the default; what probes and
+    /// hidden-state comparisons should see).
+    #[default]
+    F32,
+    /// Activations are rounded to 8 bits per 256 values before Q4_K and Q6_K blocks, as
+    /// llama.cpp does: faster decoding, hidden states off by the activations' rounding
+    /// (`tests/int8_decode.rs` bounds how far against the f32 model).
+    Int8,
+}
+
 /// A loaded model: configuration, tokenizer and weights on a device.
 pub struct Model<B: Backend> {
     /// Registered name, or the path it was loaded from.
@@ -95,9 +109,15 @@ impl<B: Backend> Model<B> {
     /// Loads a model from a registered name (fetching it if needed), a `.gguf` path, or a
     /// Hugging Face checkpoint directory.
     pub fn load(spec: &str, device: &B::Device) -> Result<Self> {
+        Self::load_with(spec, device, DecodeActivations::F32)
+    }
+
+    /// [`Model::load`] with the decoding products' activations set (GGUF models only; a
+    /// checkpoint directory has no quantized blocks).
+    pub fn load_with(spec: &str, device: &B::Device, decode: DecodeActivations) -> Result<Self> {
         if let Some(reg) = registry::lookup(spec) {
             let path = reg.fetch()?;
-            let mut m = Self::load_gguf(&path, device)?;
+            let mut m = Self::load_gguf_with(&path, device, decode)?;
             m.name = reg.name.to_string();
             return Ok(m);
         }
@@ -105,7 +125,7 @@ impl<B: Backend> Model<B> {
         if path.is_dir() {
             Self::load_hf_dir(path, device)
         } else if path.is_file() {
-            Self::load_gguf(path, device)
+            Self::load_gguf_with(path, device, decode)
         } else {
             let names: Vec<&str> = registry::REGISTRY.iter().map(|m| m.name).collect();
             Err(Error::model(
@@ -120,11 +140,16 @@ impl<B: Backend> Model<B> {
 
     /// Loads a GGUF file.
     pub fn load_gguf(path: &Path, device: &B::Device) -> Result<Self> {
+        Self::load_gguf_with(path, device, DecodeActivations::F32)
+    }
+
+    /// Loads a GGUF file with the decoding products' activations set.
+    pub fn load_gguf_with(path: &Path, device: &B::Device, decode: DecodeActivations) -> Result<Self> {
         crate::alloc::retain_freed_pages();
         let file = GgufFile::open(path)?;
         let config = ModelConfig::from_gguf(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
-        let w = GgufWeights::new(&file, &config);
+        let w = GgufWeights::new(&file, &config).int8_activations(decode == DecodeActivations::Int8);
         let net = config.arch.load(&config, &w, device)?;
         Ok(Model {
             name: path.display().to_string(),

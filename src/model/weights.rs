@@ -46,12 +46,19 @@ pub trait WeightSource {
 pub struct GgufWeights<'a> {
     file: &'a GgufFile,
     cfg: &'a ModelConfig,
+    int8: bool,
 }
 
 impl<'a> GgufWeights<'a> {
     /// Wraps an opened GGUF file.
     pub fn new(file: &'a GgufFile, cfg: &'a ModelConfig) -> Self {
-        GgufWeights { file, cfg }
+        GgufWeights { file, cfg, int8: false }
+    }
+
+    /// Its quantized matrices take 8-bit activations (see [`crate::model::DecodeActivations`]).
+    pub fn int8_activations(mut self, on: bool) -> Self {
+        self.int8 = on;
+        self
     }
 
     /// Translates a Hugging Face tensor name into llama.cpp's name for this architecture.
@@ -101,7 +108,8 @@ impl WeightSource for GgufWeights<'_> {
     fn quantized(&self, name: &str) -> Option<QuantMatrix> {
         let info = self.file.tensor_info(&self.gguf_name(name)?)?;
         let [rows, cols] = info.shape()[..] else { return None };
-        let q = QuantMatrix::new(self.file.tensor_shared(info).ok()?, info.ggml_type, rows, cols)?;
+        let q = QuantMatrix::new(self.file.tensor_shared(info).ok()?, info.ggml_type, rows, cols)?
+            .with_int8_activations(self.int8);
         Some(match self.rope_heads(name) {
             Some(heads) => q.with_row_map(rope_row_map(rows, heads)),
             None => q,

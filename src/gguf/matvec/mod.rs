@@ -6,12 +6,16 @@
 //! 85 MB. Blocks are dotted straight from their integers, `d * sum(q x) + m * sum(x)` per
 //! scale as llama.cpp does, with activations kept in f32 ([`kernels`]). The weights are
 //! exactly the dequantized matrix's; only the order of the additions differs from a dense
-//! product.
+//! product. Opted into with [`QuantMatrix::with_int8_activations`], the activations are
+//! rounded to 8 bits instead and the sums taken in integers ([`int8`]), llama.cpp's way:
+//! faster, but no longer the f32 model's product.
 
 use rayon::prelude::*;
 
+mod int8;
 mod kernels;
 
+use int8::{Int8Block, Quantized};
 use kernels::*;
 
 use super::dequant::is_supported;
@@ -28,6 +32,8 @@ pub struct QuantMatrix {
     row_bytes: usize,
     /// Stored row of each output row, when the two orders differ.
     row_map: Option<Vec<u32>>,
+    /// Quantize the activations to 8 bits where the block type has such a kernel ([`int8`]).
+    int8: bool,
 }
 
 /// Output rows per parallel task: enough to amortise scheduling, few enough to balance.
@@ -49,6 +55,7 @@ impl QuantMatrix {
             cols,
             row_bytes: cols / bs * ts,
             row_map: None,
+            int8: false,
         })
     }
 
@@ -56,6 +63,14 @@ impl QuantMatrix {
     pub fn with_row_map(mut self, map: Vec<u32>) -> Self {
         assert_eq!(map.len(), self.rows, "one stored row per output row");
         self.row_map = Some(map);
+        self
+    }
+
+    /// With `on`, products quantize the activations to 8 bits ([`int8`]) where the block type
+    /// has such a kernel (all but Q2_K, Q3_K and Q5_K), as llama.cpp does: faster, no longer
+    /// exactly the dequantized matrix's product (see [`crate::model::DecodeActivations`]).
+    pub fn with_int8_activations(mut self, on: bool) -> Self {
+        self.int8 = on;
         self
     }
 
@@ -70,12 +85,23 @@ impl QuantMatrix {
         if m == 0 {
             return Vec::new();
         }
+        if self.int8 {
+            if let Some(y) = self.int8_product(x, m) {
+                return y;
+            }
+        }
+        self.in_tasks(m, |rows| self.dots(rows, x, m))
+    }
+
+    /// `f(rows)` (the dots of output rows `rows` with each of `m` inputs) over tasks of
+    /// [`ROWS_PER_TASK`] rows in parallel, assembled into `[m, rows]`.
+    fn in_tasks(&self, m: usize, f: impl Fn(std::ops::Range<usize>) -> Vec<f32> + Sync) -> Vec<f32> {
         let tasks: Vec<std::ops::Range<usize>> = (0..self.rows)
             .step_by(ROWS_PER_TASK)
             .map(|a| a..(a + ROWS_PER_TASK).min(self.rows))
             .collect();
         // Each task returns its rows' dots, output-row major.
-        let parts: Vec<Vec<f32>> = tasks.par_iter().map(|r| self.dots(r.clone(), x, m)).collect();
+        let parts: Vec<Vec<f32>> = tasks.par_iter().map(|r| f(r.clone())).collect();
         let mut out = vec![0f32; m * self.rows];
         for (r, part) in tasks.iter().zip(&parts) {
             for (k, dots) in part.chunks_exact(m).enumerate() {
@@ -111,6 +137,96 @@ impl QuantMatrix {
             GgmlType::Q6_K => job.run::<256, 210, Q6_K>(),
             _ => unreachable!("QuantMatrix::new admits only the block types listed here"),
         }
+    }
+}
+
+impl QuantMatrix {
+    /// The product with 8-bit activations, `None` for a block type without such a kernel.
+    fn int8_product(&self, x: &[f32], m: usize) -> Option<Vec<f32>> {
+        Some(match self.ty {
+            GgmlType::Q4_0 => self.product_int8::<18, 32, int8::Q4_0>(x, m),
+            GgmlType::Q4_1 => self.product_int8::<20, 32, int8::Q4_1>(x, m),
+            GgmlType::Q5_0 => self.product_int8::<22, 32, int8::Q5_0>(x, m),
+            GgmlType::Q5_1 => self.product_int8::<24, 32, int8::Q5_1>(x, m),
+            GgmlType::Q8_0 => self.product_int8::<34, 32, int8::Q8_0>(x, m),
+            GgmlType::Q4_K => self.product_int8::<144, 256, int8::Q4_K>(x, m),
+            GgmlType::Q6_K => self.product_int8::<210, 256, int8::Q6_K>(x, m),
+            _ => return None,
+        })
+    }
+
+    fn product_int8<const TS: usize, const N: usize, E: Int8Block<TS, N>>(&self, x: &[f32], m: usize) -> Vec<f32> {
+        // Quantized once here rather than in every task.
+        let y = int8::quantize::<N>(x);
+        self.in_tasks(m, |rows| {
+            Int8Job {
+                data: self.bytes.as_slice(),
+                row_bytes: self.row_bytes,
+                row_map: self.row_map.as_deref(),
+                rows,
+                y: &y,
+                m,
+            }
+            .run::<TS, E>()
+        })
+    }
+}
+
+/// One task's share of [`QuantMatrix::matmul_t`] with 8-bit activations.
+struct Int8Job<'a, const N: usize> {
+    data: &'a [u8],
+    row_bytes: usize,
+    row_map: Option<&'a [u32]>,
+    rows: std::ops::Range<usize>,
+    y: &'a [Quantized<N>],
+    m: usize,
+}
+
+impl<const N: usize> Int8Job<'_, N> {
+    /// Runs the task for block format `E`, with AVX2 and FMA when the CPU has them.
+    fn run<const TS: usize, E: Int8Block<TS, N>>(&self) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA were detected just above.
+            return unsafe { self.run_avx2::<TS, E>() };
+        }
+        self.each_dot(|row, y| {
+            row.chunks_exact(TS)
+                .zip(y)
+                .map(|(b, y)| E::dot(b.try_into().expect("chunks_exact yields TS bytes"), y))
+                .sum()
+        })
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2<const TS: usize, E: Int8Block<TS, N>>(&self) -> Vec<f32> {
+        use std::arch::x86_64::_mm256_setzero_ps;
+        self.each_dot(|row, y| {
+            let (mut acc, mut scalar) = (_mm256_setzero_ps(), 0f32);
+            for (b, y) in row.chunks_exact(TS).zip(y) {
+                // SAFETY: AVX2 and FMA are enabled in this function.
+                let (a, s) = unsafe { E::dot_avx2(b.try_into().expect("chunks_exact yields TS bytes"), y, acc) };
+                (acc, scalar) = (a, scalar + s);
+            }
+            // SAFETY: as above.
+            unsafe { int8::hsum(acc) + scalar }
+        })
+    }
+
+    /// `dot(row, y)` for each of the task's weight rows and each input row's activations.
+    #[inline(always)]
+    fn each_dot(&self, dot: impl Fn(&[u8], &[Quantized<N>]) -> f32) -> Vec<f32> {
+        let per_row = self.y.len() / self.m;
+        let mut out = Vec::with_capacity(self.rows.len() * self.m);
+        for r in self.rows.clone() {
+            let stored = self.row_map.map_or(r, |m| m[r] as usize);
+            let row = &self.data[stored * self.row_bytes..(stored + 1) * self.row_bytes];
+            for y in self.y.chunks_exact(per_row) {
+                out.push(dot(row, y));
+            }
+        }
+        out
     }
 }
 
@@ -251,6 +367,51 @@ mod tests {
                     assert!(
                         (got - exact).abs() <= 1e-6 * scale.max(1e-6),
                         "{ty:?} row {r} input {i}: {got} vs {exact}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// With 8-bit activations a product is off from the exact one by at most the rounding of
+    /// the activations: half a step (`max|x| / 254` over the 32 or 256 values quantized
+    /// together) times each weight.
+    #[test]
+    fn int8_products_are_within_the_activations_rounding() {
+        let int8 = [
+            GgmlType::Q4_0,
+            GgmlType::Q4_1,
+            GgmlType::Q5_0,
+            GgmlType::Q5_1,
+            GgmlType::Q8_0,
+            GgmlType::Q4_K,
+            GgmlType::Q6_K,
+        ];
+        for ty in int8 {
+            let n = if ty.block_size() == Some(256) { 256 } else { 32 };
+            let (rows, cols, m) = (70, 768, 2);
+            let bytes = blocks(ty, rows * cols / ty.block_size().unwrap(), 11);
+            let w = dequantize(ty, &bytes, rows * cols).unwrap();
+            let x: Vec<f32> = (0..m * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+            let q = QuantMatrix::new(SharedBytes::from(bytes), ty, rows, cols).unwrap();
+            let y = q.clone().with_int8_activations(true).matmul_t(&x, m);
+            assert_ne!(y, q.matmul_t(&x, m), "{ty:?}: the 8-bit path was not taken");
+            for i in 0..m {
+                for r in 0..rows {
+                    let (mut exact, mut bound) = (0f64, 0f64);
+                    for b in 0..cols / n {
+                        let at = i * cols + n * b;
+                        let amax = x[at..at + n].iter().fold(0f32, |a, v| a.max(v.abs())) as f64;
+                        for c in n * b..n * b + n {
+                            let (wv, xv) = (w[r * cols + c] as f64, x[i * cols + c] as f64);
+                            exact += wv * xv;
+                            bound += wv.abs() * (amax / 254.0 + 1e-6 * xv.abs());
+                        }
+                    }
+                    let got = y[i * rows + r] as f64;
+                    assert!(
+                        (got - exact).abs() <= bound,
+                        "{ty:?} row {r} input {i}: {got} vs {exact} (bound {bound})"
                     );
                 }
             }
