@@ -61,7 +61,7 @@ impl<const N: usize> Quantized<N> {
     }
 }
 
-/// A row of activations quantized for block format `E`.
+/// A row of activations quantized in groups of `N` (its length a multiple of `N`).
 pub(super) fn quantize<const N: usize>(x: &[f32]) -> Vec<Quantized<N>> {
     x.chunks_exact(N).map(Quantized::new).collect()
 }
