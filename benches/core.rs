@@ -16,6 +16,7 @@ use burn::tensor::{Tensor, TensorData};
 use mindlens::prelude::*;
 
 fn main() -> Result<()> {
+    mindlens::backend::join_thread_pool();
     // `MINDLENS_BENCH_DEVICE=cuda` (with `--features cuda`) runs every measurement on the GPU.
     match std::env::var("MINDLENS_BENCH_DEVICE").as_deref() {
         Err(_) | Ok("cpu") => bench::<Cpu>("cpu"),

@@ -24,6 +24,7 @@ use mindlens::steer::export::export_gguf;
 use mindlens::steer::{add_steering, SteeringVectors, Strength};
 
 fn main() -> Result<()> {
+    mindlens::backend::join_thread_pool();
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| f == name);
     let spec = std::env::var("MINDLENS_BENCH_MODEL").unwrap_or_else(|_| mindlens::registry::DEFAULT_MODEL.into());

@@ -22,6 +22,7 @@ fn list(var: &str, default: &str) -> Vec<String> {
 }
 
 fn main() -> Result<()> {
+    mindlens::backend::join_thread_pool();
     let positions_list = list("BENCH_POSITIONS", "last,all");
     let peers = list("BENCH_PEERS", "hf,nnsight");
     let n: usize = std::env::var("BENCH_PROMPTS")

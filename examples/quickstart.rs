@@ -7,6 +7,7 @@ use mindlens::prelude::*;
 use mindlens::prompts::PromptInput;
 
 fn main() -> Result<()> {
+    mindlens::backend::join_thread_pool();
     let model = Model::<Cpu>::load(mindlens::registry::DEFAULT_MODEL, &Default::default())?;
     let layer = 12;
     let point = HookPoint::ResidPost(layer);

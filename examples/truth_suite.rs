@@ -168,6 +168,7 @@ impl Suite for Truth {
 }
 
 fn main() -> Result<()> {
+    mindlens::backend::join_thread_pool();
     let out = std::env::args().nth(1).unwrap_or_else(|| "truth-suite".into());
     let model = Model::<Cpu>::load(mindlens::registry::DEFAULT_MODEL, &Default::default())?;
     let opts = Truth::quick(model.config.n_layers);

@@ -15,6 +15,19 @@ pub type Gpu = burn::backend::Cuda;
 #[cfg(feature = "wgpu")]
 pub type Wgpu = burn::backend::Wgpu;
 
+/// Makes the calling thread one of the workers of rayon's global pool (which the CPU backend
+/// and kernels run their parallel loops on); call it first thing in a program's `main`. A
+/// parallel loop started from a thread outside the pool is handed to the pool while that
+/// thread sleeps until it is done, two thread switches per loop, and decoding one token runs
+/// hundreds of loops: on 2 cores this made SmolLM2's decoding about 15% faster (BENCHMARKS.md).
+/// Returns `false` (and changes nothing) when the pool was already running.
+pub fn join_thread_pool() -> bool {
+    rayon::ThreadPoolBuilder::new()
+        .use_current_thread()
+        .build_global()
+        .is_ok()
+}
+
 /// Which backend a command should run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DeviceKind {

@@ -166,6 +166,7 @@ pub fn default_device<B: burn::tensor::backend::Backend>() -> B::Device {
 
 /// Entry point of the `mindlens` binary.
 pub fn main() -> ExitCode {
+    crate::backend::join_thread_pool();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Models { action } => core::models(action),
