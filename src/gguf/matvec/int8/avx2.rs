@@ -49,36 +49,16 @@ unsafe fn fifth_bits(bits: u32) -> __m256i {
 
 /// Q4_0 and Q4_1: nibbles at `b[at..at + 16]`.
 #[inline(always)]
-unsafe fn four_bit(b: &[u8], at: usize, y: &[i8; 32], dd: f32, acc: __m256) -> __m256 {
+pub(super) unsafe fn four_bit(b: &[u8], at: usize, y: &[i8; 32], dd: f32, acc: __m256) -> __m256 {
     scaled(madd(nibbles(&b[at..]), load(y), _mm256_set1_epi16(1)), dd, acc)
 }
 
 /// Q5_0 and Q5_1: `qh` at `b[at..at + 4]`, nibbles after it.
 #[inline(always)]
-unsafe fn five_bit(b: &[u8], at: usize, y: &[i8; 32], dd: f32, acc: __m256) -> __m256 {
+pub(super) unsafe fn five_bit(b: &[u8], at: usize, y: &[i8; 32], dd: f32, acc: __m256) -> __m256 {
     let qh = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
     let q = _mm256_or_si256(nibbles(&b[at + 4..]), fifth_bits(qh));
     scaled(madd(q, load(y), _mm256_set1_epi16(1)), dd, acc)
-}
-
-#[inline(always)]
-pub(super) unsafe fn q4_0(b: &[u8; 18], y: &[i8; 32], dd: f32, acc: __m256) -> __m256 {
-    four_bit(b, 2, y, dd, acc)
-}
-
-#[inline(always)]
-pub(super) unsafe fn q4_1(b: &[u8; 20], y: &[i8; 32], dd: f32, acc: __m256) -> __m256 {
-    four_bit(b, 4, y, dd, acc)
-}
-
-#[inline(always)]
-pub(super) unsafe fn q5_0(b: &[u8; 22], y: &[i8; 32], dd: f32, acc: __m256) -> __m256 {
-    five_bit(b, 2, y, dd, acc)
-}
-
-#[inline(always)]
-pub(super) unsafe fn q5_1(b: &[u8; 24], y: &[i8; 32], dd: f32, acc: __m256) -> __m256 {
-    five_bit(b, 4, y, dd, acc)
 }
 
 /// Q8_0: signed weights, so `|w|` times `y` with `w`'s sign moved onto `y`.

@@ -109,20 +109,25 @@ fn q4(b: &[u8], at: usize, j: usize) -> u8 {
     }
 }
 
-/// Implements [`Int8Block`] for a 32-weight format from its weight, offset and min: `w = d
-/// (q - offset) + m`, so `sum(w x) = d dy sum(q yq) + (m - d offset) sum(x)`.
+/// The factor of a 32-weight block's activation sum, `m - d offset`, for `w = d (q - offset) + m`
+/// with `d` at `b[0..2]` and `m` at `b[min_at..]` (no min: 0).
+#[inline(always)]
+fn sum_factor(b: &[u8], offset: f32, min_at: Option<usize>) -> f32 {
+    min_at.map_or(0.0, |at| f16_at(b, at)) - f16_at(b, 0) * offset
+}
+
+/// Implements [`Int8Block`] for a 32-weight format from its weights (`$q(b, $at, j)` in
+/// portable code, `avx2::$avx(b, $at, ..)` with AVX2), offset and min: `w = d (q - offset) +
+/// m`, so `sum(w x) = d dy sum(q yq) + (m - d offset) sum(x)`.
 macro_rules! int8_32 {
-    ($ty:ident, $ts:literal, $q:expr, $offset:literal, $min_at:expr, $avx:ident) => {
+    ($ty:ident, $ts:literal, $q:ident, $avx:ident, $at:literal, $offset:literal, $min_at:expr) => {
         #[allow(non_camel_case_types)]
         pub(super) struct $ty;
         impl Int8Block<$ts, 32> for $ty {
             #[inline(always)]
             fn dot(b: &[u8; $ts], y: &Q8B) -> f32 {
-                let d = f16_at(b, 0);
-                let m: Option<usize> = $min_at;
-                let shift = m.map_or(0.0, |at| f16_at(b, at)) - d * $offset as f32;
-                let q = $q;
-                d * y.d * int_sum(32, |j| q(b, j), &y.q) as f32 + shift * y.sum(0, 2)
+                let q = int_sum(32, |j| $q(b, $at, j), &y.q);
+                f16_at(b, 0) * y.d * q as f32 + sum_factor(b, $offset, $min_at) * y.sum(0, 2)
             }
             #[cfg(target_arch = "x86_64")]
             #[inline(always)]
@@ -131,19 +136,17 @@ macro_rules! int8_32 {
                 y: &Q8B,
                 acc: std::arch::x86_64::__m256,
             ) -> (std::arch::x86_64::__m256, f32) {
-                let d = f16_at(b, 0);
-                let m: Option<usize> = $min_at;
-                let shift = m.map_or(0.0, |at| f16_at(b, at)) - d * $offset as f32;
-                (avx2::$avx(b, &y.q, d * y.d, acc), shift * y.sum(0, 2))
+                let q = avx2::$avx(b, $at, &y.q, f16_at(b, 0) * y.d, acc);
+                (q, sum_factor(b, $offset, $min_at) * y.sum(0, 2))
             }
         }
     };
 }
 
-int8_32!(Q4_0, 18, |b: &[u8], j| q4(b, 2, j), 8, None, q4_0);
-int8_32!(Q4_1, 20, |b: &[u8], j| q4(b, 4, j), 0, Some(2), q4_1);
-int8_32!(Q5_0, 22, |b: &[u8], j| q5(b, 2, j), 16, None, q5_0);
-int8_32!(Q5_1, 24, |b: &[u8], j| q5(b, 4, j), 0, Some(2), q5_1);
+int8_32!(Q4_0, 18, q4, four_bit, 2, 8.0, None);
+int8_32!(Q4_1, 20, q4, four_bit, 4, 0.0, Some(2));
+int8_32!(Q5_0, 22, q5, five_bit, 2, 16.0, None);
+int8_32!(Q5_1, 24, q5, five_bit, 4, 0.0, Some(2));
 
 /// Q8_0: `w = d q` with signed bytes `q`.
 #[allow(non_camel_case_types)]
