@@ -4,9 +4,9 @@
 # 1.0 x the mean residual norm, to find the gentlest strength at which the target is met and
 # its KL (the report's "first effect"). Same --quick items as the main run; one layer, so the
 # probe sweep is trivial and steering stays at the main run's layer. Resumable: run it again
-# after an interruption. Committed: conscientiousness and agreeableness (2026-12-06, 33 and 50
-# minutes on 2 cores); the run was stopped before openness and extraversion to free the CPU for
-# benchmarks. Usage (from the repository root):
+# after an interruption. Committed: all four traits (2026-12-06; conscientiousness 33 and
+# agreeableness 50 minutes on 2 cores; openness 67 and extraversion about 50, each beside another
+# job, with the faster decoding of that day). Usage (from the repository root):
 #   notebooks-data/personality/qwen2_5-coder-1_5b-instruct/strength_grid/run.sh [mindlens binary]
 set -euo pipefail
 bin="${1:-target/release/mindlens}"
