@@ -62,6 +62,15 @@ fn add_scaled(mut acc: [f32; 8], d: f32, s: [f32; 8]) -> [f32; 8] {
     acc
 }
 
+/// `a + b`, lane by lane.
+#[inline(always)]
+fn add(mut a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+    for l in 0..8 {
+        a[l] += b[l];
+    }
+    a
+}
+
 /// The `N` values of `x` from `at`.
 #[inline(always)]
 fn part<const N: usize>(x: &[f32], at: usize) -> &[f32; N] {
@@ -143,33 +152,38 @@ impl Block<32, 34> for Q8_0 {
 /// 32-byte chunk `c` of the nibbles at `b[qs..]`. With `qh`, bit `j` of `qh[l]` is the fifth
 /// bit of sub-block `j`'s weight `l` (Q5_K).
 #[inline(always)]
-fn k4_dot(
-    b: &[u8],
-    qs: usize,
-    qh: Option<&[u8]>,
-    x: &[f32; 256],
-    x_sums: &[f32; 8],
-    mut acc: [f32; 8],
-) -> ([f32; 8], f32) {
+fn k4_dot(b: &[u8], qs: usize, qh: Option<&[u8]>, x: &[f32; 256], x_sums: &[f32; 8], acc: [f32; 8]) -> ([f32; 8], f32) {
     let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
-    let mut mins = 0f32;
+    let (mut sc, mut m) = ([0f32; 8], [0f32; 8]);
     for j in 0..8 {
-        let nibbles = &b[qs + 32 * (j / 2)..qs + 32 * (j / 2) + 32];
-        let shift = 4 * (j % 2);
-        let mut q = [0i8; 32];
+        let (s, mm) = scale_min_k4(j, &b[4..16]);
+        (sc[j], m[j]) = (s as f32, mm as f32);
+    }
+    // The sub-blocks' sums go into two accumulators of the block's own, added to `acc` once:
+    // adding each sub-block to `acc` in turn chained every addition of the row on the one
+    // before, and that chain, not the arithmetic, set the kernel's speed (BENCHMARKS.md).
+    let (mut even, mut odd) = ([0f32; 8], [0f32; 8]);
+    for c in 0..4 {
+        let nibbles = &b[qs + 32 * c..qs + 32 * c + 32];
+        let (mut lo, mut hi) = ([0i8; 32], [0i8; 32]);
         for l in 0..32 {
-            q[l] = ((nibbles[l] >> shift) & 15) as i8;
+            lo[l] = (nibbles[l] & 15) as i8;
+            hi[l] = (nibbles[l] >> 4) as i8;
         }
         if let Some(qh) = qh {
             for l in 0..32 {
-                q[l] |= (((qh[l] >> j) & 1) << 4) as i8;
+                lo[l] |= (((qh[l] >> (2 * c)) & 1) << 4) as i8;
+                hi[l] |= (((qh[l] >> (2 * c + 1)) & 1) << 4) as i8;
             }
         }
-        let (sc, m) = scale_min_k4(j, &b[4..16]);
-        acc = add_scaled(acc, d * sc as f32, int_dot(&q, part::<32>(x, 32 * j)));
-        mins = (m as f32).mul_add(x_sums[j], mins);
+        even = add_scaled(even, sc[2 * c], int_dot(&lo, part::<32>(x, 64 * c)));
+        odd = add_scaled(odd, sc[2 * c + 1], int_dot(&hi, part::<32>(x, 64 * c + 32)));
     }
-    (acc, -dmin * mins)
+    let mut mins = [0f32; 8];
+    for j in 0..8 {
+        mins[j] = m[j] * x_sums[j];
+    }
+    (add_scaled(acc, d, add(even, odd)), -dmin * mins.iter().sum::<f32>())
 }
 
 /// Q4_K: four-bit `q` (see [`k4_dot`]).
@@ -201,8 +215,9 @@ impl Block<256, 176> for Q5_K {
 pub(super) struct Q6_K;
 impl Block<256, 210> for Q6_K {
     #[inline(always)]
-    fn dot(b: &[u8; 210], x: &[f32; 256], _: &[f32; 8], _: &mut [f32; 256], mut acc: [f32; 8]) -> ([f32; 8], f32) {
-        let d = f16_at(b, 208);
+    fn dot(b: &[u8; 210], x: &[f32; 256], _: &[f32; 8], _: &mut [f32; 256], acc: [f32; 8]) -> ([f32; 8], f32) {
+        // Accumulators of the block's own, as in `k4_dot`.
+        let mut parts = [[0f32; 8]; 4];
         for n in 0..2 {
             let (ql, qh) = (&b[64 * n..64 * n + 64], &b[128 + 32 * n..160 + 32 * n]);
             for g in 0..4 {
@@ -214,11 +229,13 @@ impl Block<256, 210> for Q6_K {
                 for h in 0..2 {
                     let qq: &[i8; 16] = q[16 * h..16 * h + 16].try_into().expect("16 weights");
                     let s = int_dot(qq, part::<16>(x, 128 * n + 32 * g + 16 * h));
-                    acc = add_scaled(acc, d * b[192 + 8 * n + 2 * g + h] as i8 as f32, s);
+                    let p = 2 * (g % 2) + h;
+                    parts[p] = add_scaled(parts[p], b[192 + 8 * n + 2 * g + h] as i8 as f32, s);
                 }
             }
         }
-        (acc, 0.0)
+        let sum = add(add(parts[0], parts[1]), add(parts[2], parts[3]));
+        (add_scaled(acc, f16_at(b, 208), sum), 0.0)
     }
 }
 

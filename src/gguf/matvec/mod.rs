@@ -10,10 +10,9 @@
 //! rounded to 8 bits instead and the sums taken in integers ([`int8`]), llama.cpp's way:
 //! faster, but no longer the f32 model's product.
 
-use rayon::prelude::*;
-
 mod int8;
 mod kernels;
+mod pool;
 
 use int8::{Int8Block, Quantized};
 use kernels::*;
@@ -142,9 +141,15 @@ impl QuantMatrix {
             .map(|a| a..(a + ROWS_PER_TASK).min(self.rows))
             .collect();
         // Each task returns its rows' dots, output-row major.
-        let parts: Vec<Vec<f32>> = tasks.par_iter().map(|r| f(r.clone())).collect();
+        let slots: Vec<std::sync::Mutex<Vec<f32>>> = tasks.iter().map(|_| Default::default()).collect();
+        pool::run(tasks.len(), &|t| {
+            *slots[t].lock().unwrap_or_else(|e| e.into_inner()) = f(tasks[t].clone());
+        });
+        let parts = slots
+            .into_iter()
+            .map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()));
         let mut out = vec![0f32; m * self.rows];
-        for (r, part) in tasks.iter().zip(&parts) {
+        for (r, part) in tasks.iter().zip(parts) {
             for (k, dots) in part.chunks_exact(m).enumerate() {
                 for (i, d) in dots.iter().enumerate() {
                     out[i * self.rows + r.start + k] = *d;
