@@ -18,8 +18,9 @@ pub type Wgpu = burn::backend::Wgpu;
 /// Makes the calling thread one of the workers of rayon's global pool (which the CPU backend
 /// and kernels run their parallel loops on); call it first thing in a program's `main`. A
 /// parallel loop started from a thread outside the pool is handed to the pool while that
-/// thread sleeps until it is done, two thread switches per loop, and decoding one token runs
-/// hundreds of loops: on 2 cores this made SmolLM2's decoding about 15% faster (BENCHMARKS.md).
+/// thread sleeps until it is done, two thread switches per loop: on 2 cores this made SmolLM2's
+/// decoding about 15% faster, when its matrix products still ran on rayon (they now run on
+/// helpers of their own that also count the caller, `gguf::matvec`; BENCHMARKS.md).
 /// Returns `false` (and changes nothing) when the pool was already running.
 pub fn join_thread_pool() -> bool {
     rayon::ThreadPoolBuilder::new()

@@ -141,13 +141,13 @@ impl QuantMatrix {
             .map(|a| a..(a + ROWS_PER_TASK).min(self.rows))
             .collect();
         // Each task returns its rows' dots, output-row major.
-        let slots: Vec<std::sync::Mutex<Vec<f32>>> = tasks.iter().map(|_| Default::default()).collect();
+        let slots: Vec<std::sync::OnceLock<Vec<f32>>> = tasks.iter().map(|_| Default::default()).collect();
         pool::run(tasks.len(), &|t| {
-            *slots[t].lock().unwrap_or_else(|e| e.into_inner()) = f(tasks[t].clone());
+            let _ = slots[t].set(f(tasks[t].clone()));
         });
         let parts = slots
             .into_iter()
-            .map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()));
+            .map(|s| s.into_inner().expect("pool::run runs every task"));
         let mut out = vec![0f32; m * self.rows];
         for (r, part) in tasks.iter().zip(parts) {
             for (k, dots) in part.chunks_exact(m).enumerate() {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// serial steps between a token's products, short enough not to hold a core when idle.
 const SPIN: Duration = Duration::from_millis(2);
 
-/// A loop body as the helpers see it: its lifetime is erased, and [`Pool::run`] does not
+/// A loop body as the helpers see it: its lifetime is erased, and [`run`] does not
 /// return (or unwind) before every helper has left it.
 type Body = &'static (dyn Fn(usize) + Sync);
 
