@@ -130,7 +130,14 @@ impl QuantMatrix {
                 return y;
             }
         }
-        self.in_tasks(m, |rows| self.dots(rows, x, m))
+        self.in_tasks(m, |rows| self.dots(rows, x, m, false))
+    }
+
+    /// [`QuantMatrix::matmul_t`] through the portable f32 kernels whatever the CPU has, to
+    /// test them on CPUs that take the AVX2 ones.
+    #[cfg(test)]
+    fn matmul_t_portable(&self, x: &[f32], m: usize) -> Vec<f32> {
+        self.in_tasks(m, |rows| self.dots(rows, x, m, true))
     }
 
     /// `f(rows)` (the dots of output rows `rows` with each of `m` inputs) over tasks of
@@ -159,8 +166,9 @@ impl QuantMatrix {
         out
     }
 
-    /// Dots of output rows `rows` with each of the `m` rows of `x`.
-    fn dots(&self, rows: std::ops::Range<usize>, x: &[f32], m: usize) -> Vec<f32> {
+    /// Dots of output rows `rows` with each of the `m` rows of `x` (`portable`: never the AVX2
+    /// kernels).
+    fn dots(&self, rows: std::ops::Range<usize>, x: &[f32], m: usize, portable: bool) -> Vec<f32> {
         let job = Job {
             data: self.bytes.as_slice(),
             row_bytes: self.row_bytes,
@@ -169,6 +177,7 @@ impl QuantMatrix {
             rows,
             x,
             m,
+            portable,
         };
         match self.ty {
             GgmlType::Q4_0 => job.run::<32, 18, Q4_0>(),
@@ -283,47 +292,26 @@ struct Job<'a> {
     rows: std::ops::Range<usize>,
     x: &'a [f32],
     m: usize,
+    /// Only the portable kernels (tests).
+    portable: bool,
 }
 
 impl Job<'_> {
-    /// Runs the task for block format `E`, on AVX2 and FMA when the CPU has them.
+    /// Runs the task for block format `E`, on AVX2, FMA and F16C when the CPU has them.
     fn run<const BS: usize, const TS: usize, E: Block<BS, TS>>(&self) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: AVX2 and FMA were detected just above.
+        if !self.portable && has_avx2() {
+            // SAFETY: the features were detected just above.
             return unsafe { self.run_avx2::<BS, TS, E>() };
         }
-        self.body::<BS, TS, E>()
+        self.run_portable::<BS, TS, E>()
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn run_avx2<const BS: usize, const TS: usize, E: Block<BS, TS>>(&self) -> Vec<f32> {
-        self.body::<BS, TS, E>()
-    }
-
-    #[inline(always)]
-    fn body<const BS: usize, const TS: usize, E: Block<BS, TS>>(&self) -> Vec<f32> {
-        let per_row = self.cols / BS;
-        let xs: Vec<&[f32; BS]> = self
-            .x
-            .chunks_exact(BS)
-            .map(|c| c.try_into().expect("chunks_exact yields BS values"))
-            .collect();
-        // Sum of each 32 activations of each block, for the blocks' mins.
-        let sums: Vec<[f32; 8]> = self
-            .x
-            .chunks_exact(BS)
-            .map(|block| {
-                let mut s = [0f32; 8];
-                for (j, sub) in block.chunks_exact(32).enumerate() {
-                    s[j] = sub.iter().sum();
-                }
-                s
-            })
-            .collect();
+    fn run_portable<const BS: usize, const TS: usize, E: Block<BS, TS>>(&self) -> Vec<f32> {
+        let (xs, sums) = self.activations::<BS>();
         let mut out = Vec::with_capacity(self.rows.len() * self.m);
         let mut w = [0f32; BS];
+        let per_row = self.cols / BS;
         for row in rows_prefetched(self.data, self.row_bytes, self.row_map, self.rows.clone()) {
             for i in 0..self.m {
                 // Eight lanes summed at the end: independent sums in one vector register.
@@ -339,6 +327,75 @@ impl Job<'_> {
         }
         out
     }
+
+    /// [`Job::run_portable`] with the kernels' AVX2 versions, the row's sum in a register.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn run_avx2<const BS: usize, const TS: usize, E: Block<BS, TS>>(&self) -> Vec<f32> {
+        let (xs, sums) = self.activations::<BS>();
+        let mut out = Vec::with_capacity(self.rows.len() * self.m);
+        let mut w = [0f32; BS];
+        let per_row = self.cols / BS;
+        for row in rows_prefetched(self.data, self.row_bytes, self.row_map, self.rows.clone()) {
+            for i in 0..self.m {
+                let at = i * per_row..(i + 1) * per_row;
+                // SAFETY: the features are enabled in this function.
+                out.push(unsafe { row_avx2::<BS, TS, E>(row, &xs[at.clone()], &sums[at], &mut w) });
+            }
+        }
+        out
+    }
+
+    /// The activations in blocks of `BS`, and the sum of each 32 of each block (for the
+    /// blocks' mins).
+    #[inline(always)]
+    fn activations<const BS: usize>(&self) -> (Vec<&[f32; BS]>, Vec<[f32; 8]>) {
+        let xs: Vec<&[f32; BS]> = self
+            .x
+            .chunks_exact(BS)
+            .map(|c| c.try_into().expect("chunks_exact yields BS values"))
+            .collect();
+        let sums = xs
+            .iter()
+            .map(|block| {
+                let mut s = [0f32; 8];
+                for (j, sub) in block.chunks_exact(32).enumerate() {
+                    s[j] = sub.iter().sum();
+                }
+                s
+            })
+            .collect();
+        (xs, sums)
+    }
+}
+
+/// The dot of one stored row with one input row's activations `xs` (and their sums), in the
+/// AVX2 kernels. A zip over blocks, activations and sums: written with indices (and their
+/// bounds checks) inside [`Job::run_avx2`], the row's accumulator stayed in memory, a store
+/// and a reload every block.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn row_avx2<const BS: usize, const TS: usize, E: Block<BS, TS>>(
+    row: &[u8],
+    xs: &[&[f32; BS]],
+    sums: &[[f32; 8]],
+    w: &mut [f32; BS],
+) -> f32 {
+    let mut acc = std::arch::x86_64::_mm256_setzero_ps();
+    for ((block, x), s) in row.chunks_exact(TS).zip(xs).zip(sums) {
+        let block = block.try_into().expect("chunks_exact yields TS bytes");
+        // SAFETY: the features are enabled in this function.
+        acc = unsafe { E::dot_avx2(block, x, s, w, acc) };
+    }
+    // SAFETY: as above.
+    unsafe { int8::hsum(acc) }
+}
+
+/// Whether the CPU has what the AVX2 kernels use: AVX2, FMA and F16C.
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    use std::arch::is_x86_feature_detected as has;
+    has!("avx2") && has!("fma") && has!("f16c")
 }
 
 #[cfg(test)]
@@ -384,6 +441,7 @@ mod tests {
 
     #[test]
     fn products_equal_the_dequantized_matrix_for_every_block_type() {
+        // Both kernels: the AVX2 ones where the CPU has them, and the portable ones.
         // Every block type the dequantizer reads (so a new one without a kernel fails here).
         for &ty in SUPPORTED_TYPES.iter().filter(|t| t.block_size() != Some(1)) {
             let (rows, cols, m) = (70, 512, 3);
@@ -395,21 +453,22 @@ mod tests {
             let q = QuantMatrix::new(shared, ty, rows, cols).unwrap();
             // Rows read in reverse through the map.
             let q = q.with_row_map((0..rows as u32).rev().collect());
-            let y = q.matmul_t(&x, m);
-            for i in 0..m {
-                for r in 0..rows {
-                    let src = rows - 1 - r;
-                    let exact: f64 = (0..cols)
-                        .map(|c| w[src * cols + c] as f64 * x[i * cols + c] as f64)
-                        .sum();
-                    let scale: f64 = (0..cols)
-                        .map(|c| (w[src * cols + c] as f64 * x[i * cols + c] as f64).abs())
-                        .sum();
-                    let got = y[i * rows + r] as f64;
-                    assert!(
-                        (got - exact).abs() <= 1e-6 * scale.max(1e-6),
-                        "{ty:?} row {r} input {i}: {got} vs {exact}"
-                    );
+            for y in [q.matmul_t(&x, m), q.matmul_t_portable(&x, m)] {
+                for i in 0..m {
+                    for r in 0..rows {
+                        let src = rows - 1 - r;
+                        let exact: f64 = (0..cols)
+                            .map(|c| w[src * cols + c] as f64 * x[i * cols + c] as f64)
+                            .sum();
+                        let scale: f64 = (0..cols)
+                            .map(|c| (w[src * cols + c] as f64 * x[i * cols + c] as f64).abs())
+                            .sum();
+                        let got = y[i * rows + r] as f64;
+                        assert!(
+                            (got - exact).abs() <= 1e-6 * scale.max(1e-6),
+                            "{ty:?} row {r} input {i}: {got} vs {exact}"
+                        );
+                    }
                 }
             }
         }

@@ -168,7 +168,7 @@ impl Int8Block<34, 32> for Q8_0 {
 /// `scale_min_k4` reads them), unpacked
 /// four at a time in 32-bit words as llama.cpp does.
 #[inline(always)]
-fn k4_scales_mins(s: &[u8]) -> ([u8; 8], [u8; 8]) {
+pub(super) fn k4_scales_mins(s: &[u8]) -> ([u8; 8], [u8; 8]) {
     let w = |i: usize| u32::from_le_bytes([s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]]);
     let (w0, w1, w2) = (w(0), w(1), w(2));
     let (six, four, two) = (0x3f3f_3f3f, 0x0f0f_0f0f, 0x0303_0303);
