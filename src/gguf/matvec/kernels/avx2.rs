@@ -120,6 +120,7 @@ pub(super) unsafe fn k4(
     x_sums: &[f32; 8],
     acc: __m256,
 ) -> __m256 {
+    debug_assert!(b.len() >= qs + 128 && qh.is_none_or(|h| h.len() >= 32));
     let (sc, m) = k4_scales_mins(&b[4..16]);
     // Two accumulators of the block's own (see `super::k4_dot`).
     let (mut even, mut odd) = (_mm256_setzero_ps(), _mm256_setzero_ps());
