@@ -41,18 +41,25 @@ unsafe fn nibble_sums<const N: usize>(q: *const u8, xlo: *const f32, xhi: *const
     (lo, hi)
 }
 
-/// `acc + d * dot(q, x) + min` for a Q4_0/Q4_1 block with scale `d`, nibbles `q` at
-/// `b[at..at + 16]` (low halves weights 0-15) and the scalar part `min` (in lane 0).
+/// `acc + d * (lo + hi) + min`, `min` in lane 0: a 32-weight block's sum formed first and added
+/// to `acc` once, so the row's chain of dependent operations is one addition a block.
 #[inline(always)]
-pub(super) unsafe fn four_bit(b: &[u8], at: usize, d: f32, min: f32, x: &[f32; 32], acc: __m256) -> __m256 {
-    debug_assert!(b.len() >= at + 16);
-    let (lo, hi) = nibble_sums::<16>(b.as_ptr().add(at), x.as_ptr(), x.as_ptr().add(16));
+unsafe fn finish32(lo: __m256, hi: __m256, d: f32, min: f32, acc: __m256) -> __m256 {
     let block = _mm256_fmadd_ps(
         _mm256_set1_ps(d),
         _mm256_add_ps(lo, hi),
         _mm256_zextps128_ps256(_mm_set_ss(min)),
     );
     _mm256_add_ps(acc, block)
+}
+
+/// `acc + d * dot(q, x) + min` for a Q4_0/Q4_1 block with scale `d`, nibbles `q` at
+/// `b[at..at + 16]` (low halves weights 0-15) and the scalar part `min` (in lane 0).
+#[inline(always)]
+pub(super) unsafe fn four_bit(b: &[u8], at: usize, d: f32, min: f32, x: &[f32; 32], acc: __m256) -> __m256 {
+    debug_assert!(b.len() >= at + 16);
+    let (lo, hi) = nibble_sums::<16>(b.as_ptr().add(at), x.as_ptr(), x.as_ptr().add(16));
+    finish32(lo, hi, d, min, acc)
 }
 
 /// `acc + d * dot(q, x) + min` for a Q5_0/Q5_1 block: `qh` at `b[at..at + 4]` (bit `j` the
@@ -71,12 +78,7 @@ pub(super) unsafe fn five_bit(b: &[u8], at: usize, d: f32, min: f32, x: &[f32; 3
         lo = _mm256_fmadd_ps(_mm256_cvtepi32_ps(l), _mm256_loadu_ps(xp.add(8 * t)), lo);
         hi = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_loadu_ps(xp.add(16 + 8 * t)), hi);
     }
-    let block = _mm256_fmadd_ps(
-        _mm256_set1_ps(d),
-        _mm256_add_ps(lo, hi),
-        _mm256_zextps128_ps256(_mm_set_ss(min)),
-    );
-    _mm256_add_ps(acc, block)
+    finish32(lo, hi, d, min, acc)
 }
 
 /// Bit `j + l` of each lane of `bits` moved to bit 4 of lane `l`.
