@@ -16,7 +16,7 @@
 mod common;
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, Once, OnceLock};
 use std::time::Instant;
 
 use common::reference::{assert_close, check_forward, check_generation, reference};
@@ -31,7 +31,20 @@ use serde_json::Value;
 
 /// The wgpu device, or `None` (with a message) where wgpu finds no adapter; that fails under
 /// `MINDLENS_REQUIRE_WGPU`.
+///
+/// CubeCL keeps the kernels it picked by timing (autotune) in the `target/` folder beside
+/// `Cargo.toml`, which a clean clone lacks: it is pointed into the target directory instead
+/// (`CARGO_TARGET_TMPDIR`), which CI keeps between runs: tuning every shape from scratch is
+/// most of this test's time on lavapipe (BENCHMARKS.md). Which kernel wins does not change
+/// what it computes, which is what the test checks.
 fn device() -> Option<burn::backend::wgpu::WgpuDevice> {
+    static CONFIG: Once = Once::new();
+    CONFIG.call_once(|| {
+        use burn::cubecl::config::{cache::CacheConfig, CubeClRuntimeConfig, RuntimeConfig};
+        let mut config = CubeClRuntimeConfig::default();
+        config.autotune.cache = CacheConfig::File(Path::new(env!("CARGO_TARGET_TMPDIR")).join("cubecl-autotune"));
+        CubeClRuntimeConfig::set(config);
+    });
     let adapters = wgpu_adapters();
     if adapters.is_empty() {
         assert!(
@@ -43,6 +56,15 @@ fn device() -> Option<burn::backend::wgpu::WgpuDevice> {
     }
     eprintln!("wgpu adapters: {adapters:?}");
     Some(Default::default())
+}
+
+/// Held by each test while it uses the device: lavapipe computes on the same cores as the
+/// tests, and with the autotune results kept, one test after the other is faster than side by
+/// side (BENCHMARKS.md).
+fn exclusive() -> MutexGuard<'static, ()> {
+    static DEVICE: Mutex<()> = Mutex::new(());
+    // A failed test poisons the lock; the next one may still run.
+    DEVICE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// SmolLM2 on burn-wgpu, loaded once per process.
@@ -59,6 +81,7 @@ const PROMPT: &str = "question";
 
 #[test]
 fn smollm2_forward_matches_transformers_on_wgpu() {
+    let _device = exclusive();
     let Some(m) = smollm2() else { return };
     let t = Instant::now();
     check_forward(MODELS[0], m, |n| n == PROMPT);
@@ -67,6 +90,7 @@ fn smollm2_forward_matches_transformers_on_wgpu() {
 
 #[test]
 fn smollm2_steered_generation_matches_transformers_and_the_cpu_on_wgpu() {
+    let _device = exclusive();
     let Some(m) = smollm2() else { return };
     let Some(cpu) = common::model(MODELS[0]) else {
         return;
@@ -185,6 +209,7 @@ fn metrics(dir: &Path) -> Vec<(u64, f64, f64)> {
 /// CPU run step for step, since both start from the same host-seeded weights and batches.
 #[test]
 fn sae_training_takes_the_dense_device_step_on_wgpu() {
+    let _device = exclusive();
     let Some(device) = device() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (x, _) = planted_features(4096, 32, 64, 0.05, 0.02, 3);
