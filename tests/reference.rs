@@ -4,9 +4,13 @@
 
 mod common;
 
-use common::reference::{check_forward, check_generation};
+use common::reference::{check_forward, check_forward_prefix, check_generation};
 use common::{model, MODELS, QWEN};
 use mindlens::prelude::*;
+
+/// Prompts cut to this many tokens go through the in-place products of the quantized blocks
+/// (as decoding does) rather than the dequantized matrices, so both paths meet the reference.
+const SHORT: usize = 8;
 
 /// Every reference prompt.
 fn all(_: &str) -> bool {
@@ -17,6 +21,7 @@ fn all(_: &str) -> bool {
 fn smollm2_forward_matches_transformers() {
     if let Some(m) = model(MODELS[0]) {
         check_forward(MODELS[0], m, all);
+        check_forward_prefix(MODELS[0], m, all, SHORT);
     }
 }
 
@@ -24,6 +29,7 @@ fn smollm2_forward_matches_transformers() {
 fn gemma3_forward_matches_transformers() {
     if let Some(m) = model(MODELS[1]) {
         check_forward(MODELS[1], m, all);
+        check_forward_prefix(MODELS[1], m, all, SHORT);
     }
 }
 
@@ -45,6 +51,7 @@ fn gemma3_greedy_and_steered_generation_match_transformers() {
 fn qwen2_forward_matches_transformers() {
     if let Some(m) = model(QWEN) {
         check_forward(QWEN, m, all);
+        check_forward_prefix(QWEN, m, all, SHORT);
     }
 }
 
@@ -64,6 +71,7 @@ fn qwen2_1_5b_matches_transformers() {
     let name = "qwen2.5-coder-1.5b-instruct";
     if let Some(m) = common::load::<Cpu>(name, &Default::default()) {
         check_forward(name, &m, all);
+        check_forward_prefix(name, &m, all, SHORT);
         check_generation(name, &m, all, 2);
     }
 }
@@ -79,6 +87,7 @@ mod cuda {
             return;
         };
         check_forward(name, &m, all);
+        check_forward_prefix(name, &m, all, SHORT);
         check_generation(name, &m, all, 2);
     }
 

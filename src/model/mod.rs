@@ -47,18 +47,8 @@ pub enum LogitsMode {
 }
 
 /// How products of a few rows (decoding, short prompts) read a GGUF model's quantized weights
-/// on the CPU. Longer inputs always use the dequantized f32 weights.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DecodeActivations {
-    /// Activations stay f32: exactly the dequantized model (the default; what probes and
-    /// hidden-state comparisons should see).
-    #[default]
-    F32,
-    /// Activations are rounded to 8 bits per 256 values before Q4_K and Q6_K blocks, as
-    /// llama.cpp does: faster decoding, hidden states off by the activations' rounding
-    /// (`tests/int8_decode.rs` bounds how far against the f32 model).
-    Int8,
-}
+/// on the CPU; longer inputs always use the dequantized f32 weights.
+pub use crate::gguf::matvec::DecodeActivations;
 
 /// A loaded model: configuration, tokenizer and weights on a device.
 pub struct Model<B: Backend> {
@@ -149,7 +139,7 @@ impl<B: Backend> Model<B> {
         let file = GgufFile::open(path)?;
         let config = ModelConfig::from_gguf(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
-        let w = GgufWeights::new(&file, &config).int8_activations(decode == DecodeActivations::Int8);
+        let w = GgufWeights::new(&file, &config).activations(decode);
         let net = config.arch.load(&config, &w, device)?;
         Ok(Model {
             name: path.display().to_string(),

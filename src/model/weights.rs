@@ -18,7 +18,7 @@ use safetensors::{Dtype, SafeTensors};
 use super::config::{Arch, ModelConfig};
 use crate::error::{Error, Result};
 use crate::gguf::dequant::dequantize;
-use crate::gguf::matvec::QuantMatrix;
+use crate::gguf::matvec::{DecodeActivations, QuantMatrix};
 use crate::gguf::{GgmlType, GgufFile};
 
 /// A dense f32 tensor in row-major order with its shape (PyTorch order: `[out, in]`).
@@ -46,18 +46,22 @@ pub trait WeightSource {
 pub struct GgufWeights<'a> {
     file: &'a GgufFile,
     cfg: &'a ModelConfig,
-    int8: bool,
+    activations: DecodeActivations,
 }
 
 impl<'a> GgufWeights<'a> {
     /// Wraps an opened GGUF file.
     pub fn new(file: &'a GgufFile, cfg: &'a ModelConfig) -> Self {
-        GgufWeights { file, cfg, int8: false }
+        GgufWeights {
+            file,
+            cfg,
+            activations: DecodeActivations::F32,
+        }
     }
 
-    /// Its quantized matrices take 8-bit activations (see [`crate::model::DecodeActivations`]).
-    pub fn int8_activations(mut self, on: bool) -> Self {
-        self.int8 = on;
+    /// How its quantized matrices take their activations ([`DecodeActivations`]).
+    pub fn activations(mut self, a: DecodeActivations) -> Self {
+        self.activations = a;
         self
     }
 
@@ -109,7 +113,7 @@ impl WeightSource for GgufWeights<'_> {
         let info = self.file.tensor_info(&self.gguf_name(name)?)?;
         let [rows, cols] = info.shape()[..] else { return None };
         let q = QuantMatrix::new(self.file.tensor_shared(info).ok()?, info.ggml_type, rows, cols)?
-            .with_int8_activations(self.int8);
+            .with_activations(self.activations);
         Some(match self.rope_heads(name) {
             Some(heads) => q.with_row_map(rope_row_map(rows, heads)),
             None => q,

@@ -6,9 +6,9 @@
 //! 85 MB. Blocks are dotted straight from their integers, `d * sum(q x) + m * sum(x)` per
 //! scale as llama.cpp does, with activations kept in f32 ([`kernels`]). The weights are
 //! exactly the dequantized matrix's; only the order of the additions differs from a dense
-//! product. Opted into with [`QuantMatrix::with_int8_activations`], the activations are
-//! rounded to 8 bits instead and the sums taken in integers ([`int8`]), llama.cpp's way:
-//! faster, but no longer the f32 model's product.
+//! product. Opted into with [`QuantMatrix::with_activations`], the activations are rounded
+//! to 8 bits instead and the sums taken in integers ([`int8`]), llama.cpp's way: faster, but
+//! no longer the f32 model's product.
 
 mod int8;
 mod kernels;
@@ -31,8 +31,22 @@ pub struct QuantMatrix {
     row_bytes: usize,
     /// Stored row of each output row, when the two orders differ.
     row_map: Option<Vec<u32>>,
-    /// Quantize the activations to 8 bits where the block type has such a kernel ([`int8`]).
-    int8: bool,
+    /// How the activations enter the products.
+    activations: DecodeActivations,
+}
+
+/// How products of a few rows (decoding, short prompts) take their activations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DecodeActivations {
+    /// Activations stay f32: exactly the dequantized model's products (the default; what
+    /// probes and hidden-state comparisons should see).
+    #[default]
+    F32,
+    /// Activations are rounded to 8 bits per 256 values before Q4_K and Q6_K blocks and per
+    /// 32 before the 32-weight formats, as llama.cpp does ([`int8`]): faster decoding, hidden
+    /// states off by the activations' rounding (`tests/int8_decode.rs` bounds how far against
+    /// the f32 model). Q2_K, Q3_K and Q5_K keep f32.
+    Int8,
 }
 
 /// Output rows per parallel task: enough to amortise scheduling, few enough to balance.
@@ -95,7 +109,7 @@ impl QuantMatrix {
             cols,
             row_bytes: cols / bs * ts,
             row_map: None,
-            int8: false,
+            activations: DecodeActivations::F32,
         })
     }
 
@@ -106,11 +120,10 @@ impl QuantMatrix {
         self
     }
 
-    /// With `on`, products quantize the activations to 8 bits ([`int8`]) where the block type
-    /// has such a kernel (all but Q2_K, Q3_K and Q5_K), as llama.cpp does: faster, no longer
-    /// exactly the dequantized matrix's product (see [`crate::model::DecodeActivations`]).
-    pub fn with_int8_activations(mut self, on: bool) -> Self {
-        self.int8 = on;
+    /// Products take their activations as `a` says: f32 (the default), or rounded to 8 bits
+    /// where the block type has such a kernel ([`DecodeActivations`]).
+    pub fn with_activations(mut self, a: DecodeActivations) -> Self {
+        self.activations = a;
         self
     }
 
@@ -125,19 +138,22 @@ impl QuantMatrix {
         if m == 0 {
             return Vec::new();
         }
-        if self.int8 {
-            if let Some(y) = self.int8_product(x, m) {
-                return y;
-            }
-        }
-        self.in_tasks(m, |rows| self.dots(rows, x, m, false))
+        self.product(x, m, false)
     }
 
-    /// [`QuantMatrix::matmul_t`] through the portable f32 kernels whatever the CPU has, to
-    /// test them on CPUs that take the AVX2 ones.
+    /// [`QuantMatrix::matmul_t`] through the portable kernels whatever the CPU has, to test
+    /// them on CPUs that take the AVX2 ones.
     #[cfg(test)]
     fn matmul_t_portable(&self, x: &[f32], m: usize) -> Vec<f32> {
-        self.in_tasks(m, |rows| self.dots(rows, x, m, true))
+        self.product(x, m, true)
+    }
+
+    fn product(&self, x: &[f32], m: usize, portable: bool) -> Vec<f32> {
+        let int8 = match self.activations {
+            DecodeActivations::F32 => None,
+            DecodeActivations::Int8 => self.int8_product(x, m, portable),
+        };
+        int8.unwrap_or_else(|| self.in_tasks(m, |rows| self.dots(rows, x, m, portable)))
     }
 
     /// `f(rows)` (the dots of output rows `rows` with each of `m` inputs) over tasks of
@@ -197,20 +213,25 @@ impl QuantMatrix {
 
 impl QuantMatrix {
     /// The product with 8-bit activations, `None` for a block type without such a kernel.
-    fn int8_product(&self, x: &[f32], m: usize) -> Option<Vec<f32>> {
+    fn int8_product(&self, x: &[f32], m: usize, portable: bool) -> Option<Vec<f32>> {
         Some(match self.ty {
-            GgmlType::Q4_0 => self.product_int8::<18, 32, int8::Q4_0>(x, m),
-            GgmlType::Q4_1 => self.product_int8::<20, 32, int8::Q4_1>(x, m),
-            GgmlType::Q5_0 => self.product_int8::<22, 32, int8::Q5_0>(x, m),
-            GgmlType::Q5_1 => self.product_int8::<24, 32, int8::Q5_1>(x, m),
-            GgmlType::Q8_0 => self.product_int8::<34, 32, int8::Q8_0>(x, m),
-            GgmlType::Q4_K => self.product_int8::<144, 256, int8::Q4_K>(x, m),
-            GgmlType::Q6_K => self.product_int8::<210, 256, int8::Q6_K>(x, m),
+            GgmlType::Q4_0 => self.product_int8::<18, 32, int8::Q4_0>(x, m, portable),
+            GgmlType::Q4_1 => self.product_int8::<20, 32, int8::Q4_1>(x, m, portable),
+            GgmlType::Q5_0 => self.product_int8::<22, 32, int8::Q5_0>(x, m, portable),
+            GgmlType::Q5_1 => self.product_int8::<24, 32, int8::Q5_1>(x, m, portable),
+            GgmlType::Q8_0 => self.product_int8::<34, 32, int8::Q8_0>(x, m, portable),
+            GgmlType::Q4_K => self.product_int8::<144, 256, int8::Q4_K>(x, m, portable),
+            GgmlType::Q6_K => self.product_int8::<210, 256, int8::Q6_K>(x, m, portable),
             _ => return None,
         })
     }
 
-    fn product_int8<const TS: usize, const N: usize, E: Int8Block<TS, N>>(&self, x: &[f32], m: usize) -> Vec<f32> {
+    fn product_int8<const TS: usize, const N: usize, E: Int8Block<TS, N>>(
+        &self,
+        x: &[f32],
+        m: usize,
+        portable: bool,
+    ) -> Vec<f32> {
         // Quantized once here rather than in every task.
         let y = int8::quantize::<N>(x);
         self.in_tasks(m, |rows| {
@@ -221,6 +242,7 @@ impl QuantMatrix {
                 rows,
                 y: &y,
                 m,
+                portable,
             }
             .run::<TS, E>()
         })
@@ -235,13 +257,15 @@ struct Int8Job<'a, const N: usize> {
     rows: std::ops::Range<usize>,
     y: &'a [Quantized<N>],
     m: usize,
+    /// Only the portable kernels (tests).
+    portable: bool,
 }
 
 impl<const N: usize> Int8Job<'_, N> {
     /// Runs the task for block format `E`, with AVX2 and FMA when the CPU has them.
     fn run<const TS: usize, E: Int8Block<TS, N>>(&self) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if !self.portable && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: AVX2 and FMA were detected just above.
             return unsafe { self.run_avx2::<TS, E>() };
         }
@@ -476,44 +500,39 @@ mod tests {
 
     /// With 8-bit activations a product is off from the exact one by at most the rounding of
     /// the activations: half a step (`max|x| / 254` over the 32 or 256 values quantized
-    /// together) times each weight.
+    /// together) times each weight. Both kernels.
     #[test]
     fn int8_products_are_within_the_activations_rounding() {
-        let int8 = [
-            GgmlType::Q4_0,
-            GgmlType::Q4_1,
-            GgmlType::Q5_0,
-            GgmlType::Q5_1,
-            GgmlType::Q8_0,
-            GgmlType::Q4_K,
-            GgmlType::Q6_K,
-        ];
-        for ty in int8 {
-            let n = if ty.block_size() == Some(256) { 256 } else { 32 };
+        use GgmlType::*;
+        for ty in [Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K] {
+            let n = ty.block_size().unwrap();
             let (rows, cols, m) = (70, 768, 2);
             let bytes = blocks(ty, rows * cols / ty.block_size().unwrap(), 11);
             let w = dequantize(ty, &bytes, rows * cols).unwrap();
             let x: Vec<f32> = (0..m * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
             let q = QuantMatrix::new(SharedBytes::from(bytes), ty, rows, cols).unwrap();
-            let y = q.clone().with_int8_activations(true).matmul_t(&x, m);
-            assert_ne!(y, q.matmul_t(&x, m), "{ty:?}: the 8-bit path was not taken");
-            for i in 0..m {
-                for r in 0..rows {
-                    let (mut exact, mut bound) = (0f64, 0f64);
-                    for b in 0..cols / n {
-                        let at = i * cols + n * b;
-                        let amax = x[at..at + n].iter().fold(0f32, |a, v| a.max(v.abs())) as f64;
-                        for c in n * b..n * b + n {
-                            let (wv, xv) = (w[r * cols + c] as f64, x[i * cols + c] as f64);
-                            exact += wv * xv;
-                            bound += wv.abs() * (amax / 254.0 + 1e-6 * xv.abs());
+            let f32_product = q.matmul_t(&x, m);
+            let q = q.with_activations(DecodeActivations::Int8);
+            for y in [q.matmul_t(&x, m), q.matmul_t_portable(&x, m)] {
+                assert_ne!(y, f32_product, "{ty:?}: the 8-bit path was not taken");
+                for i in 0..m {
+                    for r in 0..rows {
+                        let (mut exact, mut bound) = (0f64, 0f64);
+                        for b in 0..cols / n {
+                            let at = i * cols + n * b;
+                            let amax = x[at..at + n].iter().fold(0f32, |a, v| a.max(v.abs())) as f64;
+                            for c in n * b..n * b + n {
+                                let (wv, xv) = (w[r * cols + c] as f64, x[i * cols + c] as f64);
+                                exact += wv * xv;
+                                bound += wv.abs() * (amax / 254.0 + 1e-6 * xv.abs());
+                            }
                         }
+                        let got = y[i * rows + r] as f64;
+                        assert!(
+                            (got - exact).abs() <= bound,
+                            "{ty:?} row {r} input {i}: {got} vs {exact} (bound {bound})"
+                        );
                     }
-                    let got = y[i * rows + r] as f64;
-                    assert!(
-                        (got - exact).abs() <= bound,
-                        "{ty:?} row {r} input {i}: {got} vs {exact} (bound {bound})"
-                    );
                 }
             }
         }
