@@ -57,7 +57,7 @@ pub struct Linear<B: Backend> {
 }
 
 /// Inputs of at most this many rows use a [`Linear`]'s quantized blocks (when it has them).
-const BLOCK_ROWS: usize = 8;
+pub const BLOCK_ROWS: usize = 8;
 
 /// Below this many multiply-adds a matmul is split across threads (burn-flex hands
 /// matmuls under 192^3 to a single thread).

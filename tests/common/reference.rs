@@ -95,8 +95,9 @@ pub fn check_forward<B: Backend>(name: &str, m: &Model<B>, keep: impl Fn(&str) -
 }
 
 /// [`check_forward`] on the first `len` tokens of each prompt (a causal model's first
-/// positions do not depend on the rest): short enough, at most 8, and every product reads
-/// the quantized blocks as decoding does rather than the dequantized matrices.
+/// positions do not depend on the rest): at most `mindlens::model::layers::BLOCK_ROWS`, and on
+/// the CPU every product reads the quantized blocks as decoding does rather than the
+/// dequantized matrices.
 pub fn check_forward_prefix<B: Backend>(name: &str, m: &Model<B>, keep: impl Fn(&str) -> bool, len: usize) {
     let r = reference(name);
     let n = m.config.n_layers;

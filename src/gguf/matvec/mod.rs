@@ -507,7 +507,7 @@ mod tests {
         for ty in [Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K] {
             let n = ty.block_size().unwrap();
             let (rows, cols, m) = (70, 768, 2);
-            let bytes = blocks(ty, rows * cols / ty.block_size().unwrap(), 11);
+            let bytes = blocks(ty, rows * cols / n, 11);
             let w = dequantize(ty, &bytes, rows * cols).unwrap();
             let x: Vec<f32> = (0..m * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
             let q = QuantMatrix::new(SharedBytes::from(bytes), ty, rows, cols).unwrap();
