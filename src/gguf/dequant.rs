@@ -78,7 +78,7 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8], n_elements: usize) -> Result<Vec<f
     let (Some(block_size), Some(type_size)) = (ty.block_size(), ty.type_size()) else {
         return Err(DequantError::Unsupported(ty));
     };
-    if n_elements % block_size != 0 {
+    if !n_elements.is_multiple_of(block_size) {
         return Err(DequantError::NotBlockMultiple {
             ty,
             n_elements,

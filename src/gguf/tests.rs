@@ -54,7 +54,7 @@ impl Builder {
         let offset = self.data.len() as u64;
         self.tensor_at(name, dims, ty, offset);
         self.data.extend_from_slice(data);
-        while self.data.len() % self.alignment != 0 {
+        while !self.data.len().is_multiple_of(self.alignment) {
             self.data.push(0);
         }
         self
@@ -79,7 +79,7 @@ impl Builder {
         out.extend_from_slice(&self.n_kv.to_le_bytes());
         out.extend_from_slice(&self.kv);
         out.extend_from_slice(&self.infos);
-        while out.len() % self.alignment != 0 {
+        while !out.len().is_multiple_of(self.alignment) {
             out.push(0);
         }
         out.extend_from_slice(&self.data);

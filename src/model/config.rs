@@ -183,13 +183,13 @@ impl ModelConfig {
                 self.n_layers, self.d_model, self.n_heads, self.d_head
             ));
         }
-        if self.n_kv_heads == 0 || self.n_heads % self.n_kv_heads != 0 {
+        if self.n_kv_heads == 0 || !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return fail(format!(
                 "{} query heads cannot be grouped over {} key/value heads",
                 self.n_heads, self.n_kv_heads
             ));
         }
-        if self.d_head % 2 != 0 {
+        if !self.d_head.is_multiple_of(2) {
             return fail(format!("head width {} is odd; RoPE needs an even width", self.d_head));
         }
         Ok(())

@@ -187,7 +187,7 @@ pub fn gated_activation(gate: &mut [f32], up: &[f32], gelu: bool) {
 /// Softmax, in place, over each consecutive run of `row_len` values.
 pub fn softmax_rows(x: &mut [f32], row_len: usize) {
     assert!(
-        row_len > 0 && x.len() % row_len == 0,
+        row_len > 0 && x.len().is_multiple_of(row_len),
         "softmax rows of {row_len} do not tile {}",
         x.len()
     );

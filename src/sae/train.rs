@@ -264,7 +264,7 @@ pub fn train_on<B: AutodiffBackend>(
     let Some(device) = devices.first() else {
         return Err(Error::Invalid("no device to train on".into()));
     };
-    if devices.len() > 1 && opts.batch % devices.len() != 0 {
+    if devices.len() > 1 && !opts.batch.is_multiple_of(devices.len()) {
         return Err(Error::Invalid(format!(
             "--batch {} does not split evenly over {} devices",
             opts.batch,
@@ -370,7 +370,7 @@ pub fn train_on<B: AutodiffBackend>(
                 parallel_step(&mut trainer, &mut replicas, &chunk, total_steps)?
             };
             let c = &trainer.state.counters;
-            if c.step % opts.log_every == 0 || c.step == total_steps {
+            if c.step.is_multiple_of(opts.log_every) || c.step == total_steps {
                 last = m;
                 writeln!(metrics_file, "{last}").map_err(|e| Error::io(paths.metrics(), e))?;
                 bar.set_message(format!(
@@ -381,7 +381,7 @@ pub fn train_on<B: AutodiffBackend>(
                 ));
             }
             bar.set_position(c.step as u64);
-            if c.step % opts.checkpoint_every == 0 && c.step < total_steps {
+            if c.step.is_multiple_of(opts.checkpoint_every) && c.step < total_steps {
                 metrics_file.sync_all().map_err(|e| Error::io(paths.metrics(), e))?;
                 save_checkpoint(&trainer.state, &paths.checkpoint())?;
             }

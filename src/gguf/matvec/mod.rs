@@ -49,6 +49,45 @@ pub enum DecodeActivations {
     Int8,
 }
 
+/// Which kernels a product runs: the best the CPU has ([`Kernels::best`]), or in tests a
+/// lesser set, so every set the CPU can run is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kernels {
+    /// Plain Rust, for any CPU.
+    Portable,
+    /// AVX2, FMA and F16C ([`kernels`]'s `avx2`).
+    Avx2,
+    /// AVX-512 BF16 for the block types that have such a kernel (Q4_K, Q6_K; [`kernels`]'s
+    /// `bf16`), AVX2 for the rest.
+    Avx512Bf16,
+}
+
+impl Kernels {
+    /// The best set this CPU runs.
+    fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") && has!("f16c") {
+                if has!("avx512f") && has!("avx512bw") && has!("avx512bf16") {
+                    return Kernels::Avx512Bf16;
+                }
+                return Kernels::Avx2;
+            }
+        }
+        Kernels::Portable
+    }
+
+    /// Every set this CPU runs.
+    #[cfg(test)]
+    fn available() -> Vec<Self> {
+        [Kernels::Portable, Kernels::Avx2, Kernels::Avx512Bf16]
+            .into_iter()
+            .filter(|k| *k <= Kernels::best())
+            .collect()
+    }
+}
+
 /// Output rows per parallel task: enough to amortise scheduling, few enough to balance.
 const ROWS_PER_TASK: usize = 64;
 
@@ -99,7 +138,8 @@ impl QuantMatrix {
     /// gain nothing over the dense path) or the bytes do not match the shape.
     pub fn new(bytes: SharedBytes, ty: GgmlType, rows: usize, cols: usize) -> Option<Self> {
         let (bs, ts) = (ty.block_size()?, ty.type_size()?);
-        if !is_supported(ty) || bs == 1 || cols % bs != 0 || bytes.as_slice().len() != rows * (cols / bs) * ts {
+        if !is_supported(ty) || bs == 1 || !cols.is_multiple_of(bs) || bytes.as_slice().len() != rows * (cols / bs) * ts
+        {
             return None;
         }
         Some(QuantMatrix {
@@ -138,22 +178,18 @@ impl QuantMatrix {
         if m == 0 {
             return Vec::new();
         }
-        self.product(x, m, false)
+        self.product(x, m, Kernels::best())
     }
 
-    /// [`QuantMatrix::matmul_t`] through the portable kernels whatever the CPU has, to test
-    /// them on CPUs that take the AVX2 ones.
-    #[cfg(test)]
-    fn matmul_t_portable(&self, x: &[f32], m: usize) -> Vec<f32> {
-        self.product(x, m, true)
-    }
-
-    fn product(&self, x: &[f32], m: usize, portable: bool) -> Vec<f32> {
-        let int8 = match self.activations {
+    /// [`QuantMatrix::matmul_t`] through kernels `k`.
+    fn product(&self, x: &[f32], m: usize, k: Kernels) -> Vec<f32> {
+        let special = match self.activations {
+            #[cfg(target_arch = "x86_64")]
+            DecodeActivations::F32 if k == Kernels::Avx512Bf16 => self.bf16_product(x, m),
             DecodeActivations::F32 => None,
-            DecodeActivations::Int8 => self.int8_product(x, m, portable),
+            DecodeActivations::Int8 => self.int8_product(x, m, k),
         };
-        int8.unwrap_or_else(|| self.in_tasks(m, |rows| self.dots(rows, x, m, portable)))
+        special.unwrap_or_else(|| self.in_tasks(m, |rows| self.dots(rows, x, m, k)))
     }
 
     /// `f(rows)` (the dots of output rows `rows` with each of `m` inputs) over tasks of
@@ -182,9 +218,9 @@ impl QuantMatrix {
         out
     }
 
-    /// Dots of output rows `rows` with each of the `m` rows of `x` (`portable`: never the AVX2
-    /// kernels).
-    fn dots(&self, rows: std::ops::Range<usize>, x: &[f32], m: usize, portable: bool) -> Vec<f32> {
+    /// Dots of output rows `rows` with each of the `m` rows of `x`, through kernels `k` (at
+    /// most AVX2).
+    fn dots(&self, rows: std::ops::Range<usize>, x: &[f32], m: usize, k: Kernels) -> Vec<f32> {
         let job = Job {
             data: self.bytes.as_slice(),
             row_bytes: self.row_bytes,
@@ -193,7 +229,7 @@ impl QuantMatrix {
             rows,
             x,
             m,
-            portable,
+            kernels: k,
         };
         match self.ty {
             GgmlType::Q4_0 => job.run::<32, 18, Q4_0>(),
@@ -213,15 +249,15 @@ impl QuantMatrix {
 
 impl QuantMatrix {
     /// The product with 8-bit activations, `None` for a block type without such a kernel.
-    fn int8_product(&self, x: &[f32], m: usize, portable: bool) -> Option<Vec<f32>> {
+    fn int8_product(&self, x: &[f32], m: usize, k: Kernels) -> Option<Vec<f32>> {
         Some(match self.ty {
-            GgmlType::Q4_0 => self.product_int8::<18, 32, int8::Q4_0>(x, m, portable),
-            GgmlType::Q4_1 => self.product_int8::<20, 32, int8::Q4_1>(x, m, portable),
-            GgmlType::Q5_0 => self.product_int8::<22, 32, int8::Q5_0>(x, m, portable),
-            GgmlType::Q5_1 => self.product_int8::<24, 32, int8::Q5_1>(x, m, portable),
-            GgmlType::Q8_0 => self.product_int8::<34, 32, int8::Q8_0>(x, m, portable),
-            GgmlType::Q4_K => self.product_int8::<144, 256, int8::Q4_K>(x, m, portable),
-            GgmlType::Q6_K => self.product_int8::<210, 256, int8::Q6_K>(x, m, portable),
+            GgmlType::Q4_0 => self.product_int8::<18, 32, int8::Q4_0>(x, m, k),
+            GgmlType::Q4_1 => self.product_int8::<20, 32, int8::Q4_1>(x, m, k),
+            GgmlType::Q5_0 => self.product_int8::<22, 32, int8::Q5_0>(x, m, k),
+            GgmlType::Q5_1 => self.product_int8::<24, 32, int8::Q5_1>(x, m, k),
+            GgmlType::Q8_0 => self.product_int8::<34, 32, int8::Q8_0>(x, m, k),
+            GgmlType::Q4_K => self.product_int8::<144, 256, int8::Q4_K>(x, m, k),
+            GgmlType::Q6_K => self.product_int8::<210, 256, int8::Q6_K>(x, m, k),
             _ => return None,
         })
     }
@@ -230,7 +266,7 @@ impl QuantMatrix {
         &self,
         x: &[f32],
         m: usize,
-        portable: bool,
+        k: Kernels,
     ) -> Vec<f32> {
         // Quantized once here rather than in every task.
         let y = int8::quantize::<N>(x);
@@ -242,7 +278,7 @@ impl QuantMatrix {
                 rows,
                 y: &y,
                 m,
-                portable,
+                kernels: k,
             }
             .run::<TS, E>()
         })
@@ -257,16 +293,15 @@ struct Int8Job<'a, const N: usize> {
     rows: std::ops::Range<usize>,
     y: &'a [Quantized<N>],
     m: usize,
-    /// Only the portable kernels (tests).
-    portable: bool,
+    kernels: Kernels,
 }
 
 impl<const N: usize> Int8Job<'_, N> {
     /// Runs the task for block format `E`, with AVX2 and FMA when the CPU has them.
     fn run<const TS: usize, E: Int8Block<TS, N>>(&self) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
-        if !self.portable && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: AVX2 and FMA were detected just above.
+        if self.kernels >= Kernels::Avx2 {
+            // SAFETY: `Kernels::best` found AVX2 and FMA.
             return unsafe { self.run_avx2::<TS, E>() };
         }
         self.each_dot(|row, y| {
@@ -316,16 +351,15 @@ struct Job<'a> {
     rows: std::ops::Range<usize>,
     x: &'a [f32],
     m: usize,
-    /// Only the portable kernels (tests).
-    portable: bool,
+    kernels: Kernels,
 }
 
 impl Job<'_> {
     /// Runs the task for block format `E`, on AVX2, FMA and F16C when the CPU has them.
     fn run<const BS: usize, const TS: usize, E: Block<BS, TS>>(&self) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
-        if !self.portable && has_avx2() {
-            // SAFETY: the features were detected just above.
+        if self.kernels >= Kernels::Avx2 {
+            // SAFETY: `Kernels::best` found AVX2, FMA and F16C.
             return unsafe { self.run_avx2::<BS, TS, E>() };
         }
         self.run_portable::<BS, TS, E>()
@@ -379,18 +413,65 @@ impl Job<'_> {
             .chunks_exact(BS)
             .map(|c| c.try_into().expect("chunks_exact yields BS values"))
             .collect();
-        let sums = xs
-            .iter()
-            .map(|block| {
-                let mut s = [0f32; 8];
-                for (j, sub) in block.chunks_exact(32).enumerate() {
-                    s[j] = sub.iter().sum();
-                }
-                s
-            })
-            .collect();
-        (xs, sums)
+        (xs, sums_of_32::<BS>(self.x))
     }
+}
+
+/// For each block of `BS` values of `x`, the sums of each 32 (the first `BS / 32`).
+fn sums_of_32<const BS: usize>(x: &[f32]) -> Vec<[f32; 8]> {
+    x.chunks_exact(BS)
+        .map(|block| {
+            let mut s = [0f32; 8];
+            for (j, sub) in block.chunks_exact(32).enumerate() {
+                s[j] = sub.iter().sum();
+            }
+            s
+        })
+        .collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+impl QuantMatrix {
+    /// The f32 product on AVX-512 BF16, `None` for a block type without such a kernel.
+    fn bf16_product(&self, x: &[f32], m: usize) -> Option<Vec<f32>> {
+        Some(match self.ty {
+            GgmlType::Q4_K => self.product_bf16::<144, Q4_K>(x, m),
+            GgmlType::Q6_K => self.product_bf16::<210, Q6_K>(x, m),
+            _ => return None,
+        })
+    }
+
+    fn product_bf16<const TS: usize, E: Bf16Block<TS>>(&self, x: &[f32], m: usize) -> Vec<f32> {
+        // Split once here rather than in every task. SAFETY: only `Kernels::Avx512Bf16`
+        // comes here, which `Kernels::best` returns where the CPU has the features.
+        let (xs, sums) = (unsafe { bf16::split(x) }, sums_of_32::<256>(x));
+        let (per_row, split_per_row) = (self.cols / 256, self.cols / 32 * bf16::PER_32);
+        self.in_tasks(m, |rows| {
+            let mut out = Vec::with_capacity(rows.len() * m);
+            for row in rows_prefetched(self.bytes.as_slice(), self.row_bytes, self.row_map.as_deref(), rows) {
+                for i in 0..m {
+                    let x = &xs[i * split_per_row..(i + 1) * split_per_row];
+                    // SAFETY: as above.
+                    out.push(unsafe { row_bf16::<TS, E>(row, x, &sums[i * per_row..(i + 1) * per_row]) });
+                }
+            }
+            out
+        })
+    }
+}
+
+/// The dot of one stored row with one input row's split activations `xs` (and the sums of
+/// each 32 activations), in the AVX-512 BF16 kernels.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16,avx2,fma,f16c")]
+unsafe fn row_bf16<const TS: usize, E: Bf16Block<TS>>(row: &[u8], xs: &[u16], sums: &[[f32; 8]]) -> f32 {
+    let mut acc = std::arch::x86_64::_mm512_setzero_ps();
+    for ((block, x), s) in row.chunks_exact(TS).zip(xs.chunks_exact(8 * bf16::PER_32)).zip(sums) {
+        let block = block.try_into().expect("chunks_exact yields TS bytes");
+        // SAFETY: the features are enabled in this function.
+        acc = unsafe { E::dot_bf16(block, x, s, acc) };
+    }
+    std::arch::x86_64::_mm512_reduce_add_ps(acc)
 }
 
 /// The dot of one stored row with one input row's activations `xs` (and their sums), in the
@@ -415,136 +496,11 @@ unsafe fn row_avx2<const BS: usize, const TS: usize, E: Block<BS, TS>>(
     unsafe { int8::hsum(acc) }
 }
 
-/// Whether the CPU has what the AVX2 kernels use: AVX2, FMA and F16C.
-#[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    use std::arch::is_x86_feature_detected as has;
-    has!("avx2") && has!("fma") && has!("f16c")
+/// Whether the CPU runs the AVX-512 BF16 kernels.
+#[cfg(all(test, target_arch = "x86_64"))]
+fn has_bf16() -> bool {
+    Kernels::best() == Kernels::Avx512Bf16
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gguf::dequant::{dequantize, SUPPORTED_TYPES};
-
-    /// Blocks of pseudo-random bytes, their f16 scales and mins drawn from values of every
-    /// magnitude f16 holds (largest finite, subnormal, zero, negative), so no value is inf or NaN.
-    fn blocks(ty: GgmlType, n_blocks: usize, seed: u64) -> Vec<u8> {
-        let ts = ty.type_size().unwrap();
-        let mut s = seed;
-        let mut bytes: Vec<u8> = (0..n_blocks * ts)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (s >> 33) as u8
-            })
-            .collect();
-        const SCALES: [f32; 8] = [0.01, -0.02, 65504.0, 6e-8, 0.0, -3.5, 1e-3, 7.0];
-        let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes();
-        for (i, b) in bytes.chunks_exact_mut(ts).enumerate() {
-            let (d, m) = (f16(SCALES[i % 8]), f16(SCALES[(3 * i + 1) % 8]));
-            match ty {
-                GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => b[..2].copy_from_slice(&d),
-                GgmlType::Q4_1 | GgmlType::Q5_1 => {
-                    b[..2].copy_from_slice(&d);
-                    b[2..4].copy_from_slice(&m);
-                }
-                GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q2_K => {
-                    let at = if ty == GgmlType::Q2_K { 80 } else { 0 };
-                    b[at..at + 2].copy_from_slice(&d);
-                    b[at + 2..at + 4].copy_from_slice(&m);
-                }
-                GgmlType::Q3_K | GgmlType::Q6_K => {
-                    let at = ts - 2;
-                    b[at..].copy_from_slice(&d);
-                }
-                _ => unreachable!("no scale layout for {ty:?} in this test"),
-            }
-        }
-        bytes
-    }
-
-    #[test]
-    fn products_equal_the_dequantized_matrix_for_every_block_type() {
-        // Both kernels: the AVX2 ones where the CPU has them, and the portable ones.
-        // Every block type the dequantizer reads (so a new one without a kernel fails here).
-        for &ty in SUPPORTED_TYPES.iter().filter(|t| t.block_size() != Some(1)) {
-            let (rows, cols, m) = (70, 512, 3);
-            let bytes = blocks(ty, rows * cols / ty.block_size().unwrap(), 7);
-            let w = dequantize(ty, &bytes, rows * cols).unwrap();
-            assert!(w.iter().all(|v| v.is_finite()), "{ty:?}");
-            let x: Vec<f32> = (0..m * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
-            let shared = SharedBytes::from(bytes);
-            let q = QuantMatrix::new(shared, ty, rows, cols).unwrap();
-            // Rows read in reverse through the map.
-            let q = q.with_row_map((0..rows as u32).rev().collect());
-            for y in [q.matmul_t(&x, m), q.matmul_t_portable(&x, m)] {
-                for i in 0..m {
-                    for r in 0..rows {
-                        let src = rows - 1 - r;
-                        let exact: f64 = (0..cols)
-                            .map(|c| w[src * cols + c] as f64 * x[i * cols + c] as f64)
-                            .sum();
-                        let scale: f64 = (0..cols)
-                            .map(|c| (w[src * cols + c] as f64 * x[i * cols + c] as f64).abs())
-                            .sum();
-                        let got = y[i * rows + r] as f64;
-                        assert!(
-                            (got - exact).abs() <= 1e-6 * scale.max(1e-6),
-                            "{ty:?} row {r} input {i}: {got} vs {exact}"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// With 8-bit activations a product is off from the exact one by at most the rounding of
-    /// the activations: half a step (`max|x| / 254` over the 32 or 256 values quantized
-    /// together) times each weight. Both kernels.
-    #[test]
-    fn int8_products_are_within_the_activations_rounding() {
-        use GgmlType::*;
-        for ty in [Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K] {
-            let n = ty.block_size().unwrap();
-            let (rows, cols, m) = (70, 768, 2);
-            let bytes = blocks(ty, rows * cols / n, 11);
-            let w = dequantize(ty, &bytes, rows * cols).unwrap();
-            let x: Vec<f32> = (0..m * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
-            let q = QuantMatrix::new(SharedBytes::from(bytes), ty, rows, cols).unwrap();
-            let f32_product = q.matmul_t(&x, m);
-            let q = q.with_activations(DecodeActivations::Int8);
-            for y in [q.matmul_t(&x, m), q.matmul_t_portable(&x, m)] {
-                assert_ne!(y, f32_product, "{ty:?}: the 8-bit path was not taken");
-                for i in 0..m {
-                    for r in 0..rows {
-                        let (mut exact, mut bound) = (0f64, 0f64);
-                        for b in 0..cols / n {
-                            let at = i * cols + n * b;
-                            let amax = x[at..at + n].iter().fold(0f32, |a, v| a.max(v.abs())) as f64;
-                            for c in n * b..n * b + n {
-                                let (wv, xv) = (w[r * cols + c] as f64, x[i * cols + c] as f64);
-                                exact += wv * xv;
-                                bound += wv.abs() * (amax / 254.0 + 1e-6 * xv.abs());
-                            }
-                        }
-                        let got = y[i * rows + r] as f64;
-                        assert!(
-                            (got - exact).abs() <= bound,
-                            "{ty:?} row {r} input {i}: {got} vs {exact} (bound {bound})"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn shapes_that_do_not_fit_the_blocks_are_refused() {
-        let bytes = SharedBytes::from(vec![0u8; 20 * 4]);
-        let q = QuantMatrix::new(bytes.clone(), GgmlType::Q4_1, 2, 64).unwrap();
-        assert!(q.matmul_t(&[], 0).is_empty(), "an empty batch is no error");
-        assert!(QuantMatrix::new(bytes.clone(), GgmlType::Q4_1, 2, 48).is_none());
-        assert!(QuantMatrix::new(bytes.clone(), GgmlType::Q4_1, 3, 64).is_none());
-        assert!(QuantMatrix::new(bytes, GgmlType::F32, 1, 20).is_none());
-    }
-}
+mod tests;

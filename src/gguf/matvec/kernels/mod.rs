@@ -12,9 +12,11 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(super) mod bf16;
 
 #[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::__m256;
+use std::arch::x86_64::{__m256, __m512};
 
 use crate::gguf::dequant::{f16_at, q2_k, q3_k, scale_min_k4};
 
@@ -43,6 +45,17 @@ pub(super) trait Block<const BS: usize, const TS: usize> {
         a[0] += s;
         unsafe { std::mem::transmute::<[f32; 8], __m256>(a) }
     }
+}
+
+/// A block format with a kernel on AVX-512 BF16 ([`bf16`]): 256 weights, activations split
+/// into bf16 parts.
+#[cfg(target_arch = "x86_64")]
+pub(super) trait Bf16Block<const TS: usize> {
+    /// `acc` plus the block's dot with the split activations `x` (`8 * bf16::PER_32` values),
+    /// whose runs of 32 sum to `x_sums`, in sixteen lanes.
+    /// # Safety
+    /// The CPU must have AVX-512 F, BW and BF16, and AVX2, FMA and F16C.
+    unsafe fn dot_bf16(block: &[u8; TS], x: &[u16], x_sums: &[f32; 8], acc: __m512) -> __m512;
 }
 
 // The sums below use `mul_add`: one instruction where the CPU has FMA, a (slow, exact)
@@ -252,6 +265,14 @@ impl Block<256, 144> for Q4_K {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+impl Bf16Block<144> for Q4_K {
+    #[inline(always)]
+    unsafe fn dot_bf16(b: &[u8; 144], x: &[u16], x_sums: &[f32; 8], acc: __m512) -> __m512 {
+        bf16::q4_k(b, x, x_sums, acc)
+    }
+}
+
 /// Q5_K: five-bit `q`, the fifth bits in `qh = b[16..48]` (see [`k4_dot`]).
 #[allow(non_camel_case_types)]
 pub(super) struct Q5_K;
@@ -302,6 +323,14 @@ impl Block<256, 210> for Q6_K {
     #[inline(always)]
     unsafe fn dot_avx2(b: &[u8; 210], x: &[f32; 256], _: &[f32; 8], _: &mut [f32; 256], acc: __m256) -> __m256 {
         avx2::q6_k(b, x, acc)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Bf16Block<210> for Q6_K {
+    #[inline(always)]
+    unsafe fn dot_bf16(b: &[u8; 210], x: &[u16], _: &[f32; 8], acc: __m512) -> __m512 {
+        bf16::q6_k(b, x, acc)
     }
 }
 
