@@ -9,6 +9,9 @@
 //! dequantizer. The portable kernels here are what CPUs without AVX2, FMA and F16C run; the
 //! rest (every x86-64 CPU of the last decade) run the same sums written with intrinsics
 //! ([`avx2`]), 1.4-1.5x faster than the compiler's vectorisation of these (BENCHMARKS.md).
+//! Where the CPU has AVX-512 BF16, Q4_K and Q6_K (most of a Q4_K_M model) take 32 products an
+//! instruction in bf16 with each activation split into three parts that sum to it exactly
+//! ([`bf16`]), still the f32 product.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
