@@ -1,4 +1,4 @@
-//! f32 products on AVX-512 BF16 (`vdpbf16ps`: 32 products a instruction), exact to f32.
+//! f32 products on AVX-512 BF16 (`vdpbf16ps`: 32 products an instruction), exact to f32.
 //!
 //! Each activation is split into three bf16 values that sum to it exactly (`x = hi + mid +
 //! lo`: bf16 keeps 8 significant bits, f32 24), and each weight's integer (at most six bits,
@@ -47,13 +47,13 @@ pub(in crate::gguf::matvec) unsafe fn split(x: &[f32]) -> Vec<u16> {
     out
 }
 
-/// `acc` plus the dot of 32 bf16 weights `w` with the split activations at `x` (96 values),
-/// smallest part first; sixteen lanes, lane `i` holding weights `2i` and `2i + 1`.
+/// The dot of 32 bf16 weights `w` with the split activations at `x` (96 values), smallest
+/// part first; sixteen lanes, lane `i` holding weights `2i` and `2i + 1`.
 #[inline(always)]
-unsafe fn dot32(w: __m512i, x: *const u16, acc: __m512) -> __m512 {
+unsafe fn dot32(w: __m512i, x: *const u16) -> __m512 {
     // (No closure for the loads: a closure does not take on its caller's target features.)
     let w = std::mem::transmute::<__m512i, __m512bh>(w);
-    let mut a = acc;
+    let mut a = _mm512_setzero_ps();
     for part in [2, 1, 0] {
         let xs = _mm512_loadu_si512(x.add(32 * part) as *const _);
         a = _mm512_dpbf16_ps(a, w, std::mem::transmute::<__m512i, __m512bh>(xs));
@@ -88,13 +88,9 @@ pub(in crate::gguf::matvec) unsafe fn q4_k(b: &[u8; 144], x: &[u16], x_sums: &[f
     let (mut even, mut odd) = (_mm512_setzero_ps(), _mm512_setzero_ps());
     for c in 0..4 {
         let v = widen32(b.as_ptr().add(16 + 32 * c));
-        let lo = dot32(
-            _mm512_permutexvar_epi16(v, nibble),
-            x.as_ptr().add(PER_32 * 2 * c),
-            _mm512_setzero_ps(),
-        );
+        let lo = dot32(_mm512_permutexvar_epi16(v, nibble), x.as_ptr().add(PER_32 * 2 * c));
         let hi = _mm512_permutexvar_epi16(_mm512_srli_epi16::<4>(v), nibble);
-        let hi = dot32(hi, x.as_ptr().add(PER_32 * (2 * c + 1)), _mm512_setzero_ps());
+        let hi = dot32(hi, x.as_ptr().add(PER_32 * (2 * c + 1)));
         even = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * c] as f32), lo, even);
         odd = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * c + 1] as f32), hi, odd);
     }
@@ -141,7 +137,7 @@ pub(in crate::gguf::matvec) unsafe fn q6_k(b: &[u8; 210], x: &[u16], acc: __m512
             // Bits 0-3 from the nibbles, the rest from `h` (bits above 5 are not read).
             let q = _mm512_ternarylogic_epi32::<0xCA>(low_bits, nibbles, h[g]);
             let w = _mm512_permutex2var_epi16(low, q, high);
-            let s = dot32(w, x.as_ptr().add(PER_32 * (4 * n + g)), _mm512_setzero_ps());
+            let s = dot32(w, x.as_ptr().add(PER_32 * (4 * n + g)));
             let sub = (8 * n + 2 * g) as i32;
             let which = _mm512_set_epi32(
                 sub + 1,
