@@ -161,16 +161,23 @@ pub(super) unsafe fn k4(
             }
         }
     }
+    let block = _mm256_fmadd_ps(
+        _mm256_set1_ps(f16(b, 0)),
+        _mm256_add_ps(even, odd),
+        k4_mins(b, &m, x_sums),
+    );
+    _mm256_add_ps(acc, block)
+}
+
+/// The mins' part of a Q4_K or Q5_K block, `-dmin m_j sum(x_j)` for its eight sub-blocks `j`
+/// in eight lanes: `m` the six-bit mins, `dmin` at `b[2..4]`, `x_sums` the activations' sums.
+#[inline(always)]
+pub(super) unsafe fn k4_mins(b: &[u8], m: &[u8; 8], x_sums: &[f32; 8]) -> __m256 {
     let mins = _mm256_mul_ps(
         _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(m.as_ptr() as *const __m128i))),
         _mm256_loadu_ps(x_sums.as_ptr()),
     );
-    let block = _mm256_fmadd_ps(
-        _mm256_set1_ps(f16(b, 0)),
-        _mm256_add_ps(even, odd),
-        _mm256_mul_ps(_mm256_set1_ps(-f16(b, 2)), mins),
-    );
-    _mm256_add_ps(acc, block)
+    _mm256_mul_ps(_mm256_set1_ps(-f16(b, 2)), mins)
 }
 
 /// Q6_K (layout in [`super::Q6_K`]): `acc + d sum_s sc_s dot(q_s - 32, x_s)` over its sixteen

@@ -14,7 +14,7 @@
 
 use std::arch::x86_64::*;
 
-use super::avx2::f16;
+use super::avx2::{f16, k4_mins};
 use crate::gguf::matvec::int8::k4_scales_mins;
 
 /// bf16 values per 32 activations: three parts of 32.
@@ -94,15 +94,8 @@ pub(in crate::gguf::matvec) unsafe fn q4_k(b: &[u8; 144], x: &[u16], x_sums: &[f
         even = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * c] as f32), lo, even);
         odd = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * c + 1] as f32), hi, odd);
     }
-    let mins = _mm256_mul_ps(
-        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(m.as_ptr() as *const __m128i))),
-        _mm256_loadu_ps(x_sums.as_ptr()),
-    );
-    let block = _mm512_fmadd_ps(
-        _mm512_set1_ps(f16(b, 0)),
-        _mm512_add_ps(even, odd),
-        _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_set1_ps(-f16(b, 2)), mins)),
-    );
+    let mins = _mm512_zextps256_ps512(k4_mins(b, &m, x_sums));
+    let block = _mm512_fmadd_ps(_mm512_set1_ps(f16(b, 0)), _mm512_add_ps(even, odd), mins);
     _mm512_add_ps(acc, block)
 }
 
