@@ -6,7 +6,10 @@
 //! in f32, and `sum(q x)` is a sum of exact f32 products rounded as it accumulates, as the
 //! f32 kernels' is: the activations are not quantized. Summing `lo`, then `mid`, then `hi`
 //! into one accumulator adds the small terms first. Weights reach bf16 through a table
-//! (`vpermw`), 32 at a time, from bytes widened to 16-bit lanes.
+//! (`vpermw`), 32 at a time, from bytes widened to 16-bit lanes. (At the edges of the range
+//! the split is not exact: the instructions read bf16 subnormals as zero, which loses parts
+//! below about 1e-38, and a value within a bf16 rounding of f32's largest rounds to
+//! infinity, which leaves a NaN.)
 //!
 //! The split activations are laid out per 32 values as `[hi; 32] [mid; 32] [lo; 32]`
 //! ([`split`]); a pair of 16-bit lanes `(2i, 2i + 1)` of weights meets the same pair of
