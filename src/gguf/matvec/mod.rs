@@ -297,11 +297,11 @@ struct Int8Job<'a, const N: usize> {
 }
 
 impl<const N: usize> Int8Job<'_, N> {
-    /// Runs the task for block format `E`, with AVX2 and FMA when the CPU has them.
+    /// Runs the task for block format `E`, with AVX2, FMA and F16C when the CPU has them.
     fn run<const TS: usize, E: Int8Block<TS, N>>(&self) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
         if self.kernels >= Kernels::Avx2 {
-            // SAFETY: `Kernels::best` found AVX2 and FMA.
+            // SAFETY: `Kernels::best` found AVX2, FMA and F16C.
             return unsafe { self.run_avx2::<TS, E>() };
         }
         self.each_dot(|row, y| {
@@ -313,13 +313,13 @@ impl<const N: usize> Int8Job<'_, N> {
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn run_avx2<const TS: usize, E: Int8Block<TS, N>>(&self) -> Vec<f32> {
         use std::arch::x86_64::_mm256_setzero_ps;
         self.each_dot(|row, y| {
             let (mut acc, mut scalar) = (_mm256_setzero_ps(), 0f32);
             for (b, y) in row.chunks_exact(TS).zip(y) {
-                // SAFETY: AVX2 and FMA are enabled in this function.
+                // SAFETY: AVX2, FMA and F16C are enabled in this function.
                 let (a, s) = unsafe { E::dot_avx2(b.try_into().expect("chunks_exact yields TS bytes"), y, acc) };
                 (acc, scalar) = (a, scalar + s);
             }

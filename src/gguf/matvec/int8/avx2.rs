@@ -73,31 +73,74 @@ pub(super) unsafe fn q8_0(b: &[u8; 34], y: &[i8; 32], dd: f32, acc: __m256) -> _
     scaled(lanes, dd, acc)
 }
 
-/// Q4_K: `sum_j sc_j sum(q4_j y_j)` over the 128 nibble bytes `qs` (chunk `c` holds sub-blocks
-/// `2c` and `2c + 1` in its low and high nibbles).
+/// Eight bytes at `p` as i16 lanes (signed or not), in both halves of a register.
 #[inline(always)]
-pub(super) unsafe fn q4_k(qs: &[u8], y: &[i8; 256], sc: &[i16; 8], dd: f32, acc: __m256) -> __m256 {
+unsafe fn eight_in_both_halves<const SIGNED: bool>(p: *const u8) -> __m256i {
+    let b = _mm_loadl_epi64(p as *const __m128i);
+    _mm256_broadcastsi128_si256(if SIGNED {
+        _mm_cvtepi8_epi16(b)
+    } else {
+        _mm_cvtepu8_epi16(b)
+    })
+}
+
+/// i16 lane `lo` of each half of `v` in every lane of the low half, lane `hi` in the high half
+/// (a byte shuffle: no trip through a general register per scale).
+#[inline(always)]
+unsafe fn spread(v: __m256i, lo: i16, hi: i16) -> __m256i {
+    let pick = |j: i16| ((2 * j + 1) << 8) | (2 * j);
+    _mm256_shuffle_epi8(v, _mm256_setr_m128i(_mm_set1_epi16(pick(lo)), _mm_set1_epi16(pick(hi))))
+}
+
+/// Q4_K: `acc + dd sum_j sc_j sum(q4_j y_j)` over the 128 nibble bytes `qs` (chunk `c` holds
+/// sub-blocks `2c` and `2c + 1` in its low and high nibbles), `sc` the six-bit scales.
+#[inline(always)]
+pub(super) unsafe fn q4_k(qs: &[u8], y: &[i8; 256], sc: &[u8; 8], dd: f32, acc: __m256) -> __m256 {
     debug_assert!(qs.len() >= 128);
     let mask = _mm256_set1_epi8(15);
+    let scales = eight_in_both_halves::<false>(sc.as_ptr());
     let mut lanes = _mm256_setzero_si256();
     for c in 0..4 {
         let bytes = _mm256_loadu_si256(qs.as_ptr().add(32 * c) as *const __m256i);
         let lo = _mm256_and_si256(bytes, mask);
         let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bytes), mask);
-        let p0 = madd(lo, load(&y[64 * c..]), _mm256_set1_epi16(sc[2 * c]));
-        let p1 = madd(hi, load(&y[64 * c + 32..]), _mm256_set1_epi16(sc[2 * c + 1]));
+        let (j0, j1) = (2 * c as i16, 2 * c as i16 + 1);
+        let p0 = madd(lo, load(&y[64 * c..]), spread(scales, j0, j0));
+        let p1 = madd(hi, load(&y[64 * c + 32..]), spread(scales, j1, j1));
         lanes = _mm256_add_epi32(lanes, _mm256_add_epi32(p0, p1));
     }
     scaled(lanes, dd, acc)
 }
 
+/// The sums of each 32 activations, in order, from the sums of each 16.
+#[inline(always)]
+pub(super) unsafe fn sums_of_32(sums: &[f32; 16]) -> __m256 {
+    // hadd pairs within 128-bit halves: sums of 32 number 0, 1, 4, 5, 2, 3, 6, 7.
+    let pairs = _mm256_hadd_ps(_mm256_loadu_ps(sums.as_ptr()), _mm256_loadu_ps(sums.as_ptr().add(8)));
+    _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(pairs)))
+}
+
+/// `sum_s sc_s sums_s` over Q6_K's sixteen signed scales (at `b[192..208]`), in eight lanes.
+#[inline(always)]
+pub(super) unsafe fn q6_k_scaled_sums(b: &[u8; 210], sums: &[f32; 16]) -> __m256 {
+    let sc = |at: usize| {
+        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+            b.as_ptr().add(at) as *const __m128i
+        )))
+    };
+    let lo = _mm256_mul_ps(sc(192), _mm256_loadu_ps(sums.as_ptr()));
+    _mm256_fmadd_ps(sc(200), _mm256_loadu_ps(sums.as_ptr().add(8)), lo)
+}
+
 /// Q6_K: six-bit weights assembled 32 at a time, each 16 weighted by their sub-block's scale
 /// (i16 lanes 0-7 cover the first 16 weights, 8-15 the next).
 #[inline(always)]
-pub(super) unsafe fn q6_k(b: &[u8; 210], y: &[i8; 256], sc: &[i16; 16], dd: f32, acc: __m256) -> __m256 {
+pub(super) unsafe fn q6_k(b: &[u8; 210], y: &[i8; 256], dd: f32, acc: __m256) -> __m256 {
     let (m4, m2) = (_mm256_set1_epi8(15), _mm256_set1_epi8(3));
     let mut lanes = _mm256_setzero_si256();
     for n in 0..2 {
+        // The signed scales of sub-blocks 8n..8n + 8.
+        let sc = eight_in_both_halves::<true>(b.as_ptr().add(192 + 8 * n));
         let ql0 = _mm256_loadu_si256(b.as_ptr().add(64 * n) as *const __m256i);
         let ql1 = _mm256_loadu_si256(b.as_ptr().add(64 * n + 32) as *const __m256i);
         let qh = _mm256_loadu_si256(b.as_ptr().add(128 + 32 * n) as *const __m256i);
@@ -115,8 +158,7 @@ pub(super) unsafe fn q6_k(b: &[u8; 210], y: &[i8; 256], sc: &[i16; 16], dd: f32,
         ];
         for g in 0..4 {
             let q6 = _mm256_or_si256(lows[g], _mm256_slli_epi16::<4>(highs[g]));
-            let s = 8 * n + 2 * g;
-            let scales = _mm256_setr_m128i(_mm_set1_epi16(sc[s]), _mm_set1_epi16(sc[s + 1]));
+            let scales = spread(sc, 2 * g as i16, 2 * g as i16 + 1);
             lanes = _mm256_add_epi32(lanes, madd(q6, load(&y[128 * n + 32 * g..]), scales));
         }
     }
@@ -161,7 +203,7 @@ mod tests {
             let x: Vec<f32> = raw[TS..].iter().map(|&v| v as f32 / 64.0 - 2.0).collect();
             let y = Quantized::<N>::new(&x);
             let want = E::dot(&b, &y);
-            // SAFETY: the test runs only where AVX2 and FMA were detected.
+            // SAFETY: the test runs only where AVX2, FMA and F16C were detected.
             let got = unsafe {
                 let (v, s) = E::dot_avx2(&b, &y, _mm256_setzero_ps());
                 hsum(v) + s
@@ -175,7 +217,7 @@ mod tests {
 
     #[test]
     fn avx2_dots_equal_the_portable_ones() {
-        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")) {
             return;
         }
         same::<18, 32, Q4_0>("Q4_0");

@@ -72,7 +72,7 @@ pub(super) trait Int8Block<const TS: usize, const N: usize> {
     fn dot(block: &[u8; TS], y: &Quantized<N>) -> f32;
     /// [`Int8Block::dot`] with AVX2: eight lanes added to `acc` and a scalar part returned.
     /// # Safety
-    /// The CPU must have AVX2 and FMA.
+    /// The CPU must have AVX2, FMA and F16C.
     #[cfg(target_arch = "x86_64")]
     unsafe fn dot_avx2(
         block: &[u8; TS],
@@ -215,8 +215,13 @@ impl Int8Block<144, 256> for Q4_K {
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn dot_avx2(b: &[u8; 144], y: &Q8K, acc: std::arch::x86_64::__m256) -> (std::arch::x86_64::__m256, f32) {
-        let (sc, mins) = q4k_scales(b, y);
-        (avx2::q4_k(&b[16..144], &y.q, &sc, f16_at(b, 0) * y.d, acc), mins)
+        use crate::gguf::matvec::kernels::avx2::{f16, k4_mins};
+        let (sc, m) = k4_scales_mins(&b[4..16]);
+        let acc = avx2::q4_k(&b[16..144], &y.q, &sc, f16(b, 0) * y.d, acc);
+        (
+            std::arch::x86_64::_mm256_add_ps(acc, k4_mins(b, &m, avx2::sums_of_32(&y.sums))),
+            0.0,
+        )
     }
 }
 
@@ -258,8 +263,11 @@ impl Int8Block<210, 256> for Q6_K {
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn dot_avx2(b: &[u8; 210], y: &Q8K, acc: std::arch::x86_64::__m256) -> (std::arch::x86_64::__m256, f32) {
-        let (sc, offset) = q6k_scales(b, y);
-        (avx2::q6_k(b, &y.q, &sc, f16_at(b, 208) * y.d, acc), offset)
+        use std::arch::x86_64::{_mm256_fmadd_ps, _mm256_set1_ps};
+        let d = crate::gguf::matvec::kernels::avx2::f16(b, 208);
+        let acc = avx2::q6_k(b, &y.q, d * y.d, acc);
+        let offsets = avx2::q6_k_scaled_sums(b, &y.sums);
+        (_mm256_fmadd_ps(_mm256_set1_ps(-32.0 * d), offsets, acc), 0.0)
     }
 }
 

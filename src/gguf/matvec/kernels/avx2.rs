@@ -13,7 +13,7 @@ use crate::gguf::matvec::int8::k4_scales_mins;
 
 /// The f16 at `b[at..at + 2]` as f32 (F16C: exact, as the software conversion).
 #[inline(always)]
-pub(super) unsafe fn f16(b: &[u8], at: usize) -> f32 {
+pub(in crate::gguf::matvec) unsafe fn f16(b: &[u8], at: usize) -> f32 {
     let h = u16::from_le_bytes([b[at], b[at + 1]]);
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h as i32)))
 }
@@ -164,18 +164,19 @@ pub(super) unsafe fn k4(
     let block = _mm256_fmadd_ps(
         _mm256_set1_ps(f16(b, 0)),
         _mm256_add_ps(even, odd),
-        k4_mins(b, &m, x_sums),
+        k4_mins(b, &m, _mm256_loadu_ps(x_sums.as_ptr())),
     );
     _mm256_add_ps(acc, block)
 }
 
 /// The mins' part of a Q4_K or Q5_K block, `-dmin m_j sum(x_j)` for its eight sub-blocks `j`
-/// in eight lanes: `m` the six-bit mins, `dmin` at `b[2..4]`, `x_sums` the activations' sums.
+/// in eight lanes: `m` the six-bit mins, `dmin` at `b[2..4]`, `x_sums` the activations' sums
+/// of each 32.
 #[inline(always)]
-pub(super) unsafe fn k4_mins(b: &[u8], m: &[u8; 8], x_sums: &[f32; 8]) -> __m256 {
+pub(in crate::gguf::matvec) unsafe fn k4_mins(b: &[u8], m: &[u8; 8], x_sums: __m256) -> __m256 {
     let mins = _mm256_mul_ps(
         _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(m.as_ptr() as *const __m128i))),
-        _mm256_loadu_ps(x_sums.as_ptr()),
+        x_sums,
     );
     _mm256_mul_ps(_mm256_set1_ps(-f16(b, 2)), mins)
 }

@@ -97,7 +97,7 @@ pub(in crate::gguf::matvec) unsafe fn q4_k(b: &[u8; 144], x: &[u16], x_sums: &[f
         even = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * c] as f32), lo, even);
         odd = _mm512_fmadd_ps(_mm512_set1_ps(sc[2 * c + 1] as f32), hi, odd);
     }
-    let mins = _mm512_zextps256_ps512(k4_mins(b, &m, x_sums));
+    let mins = _mm512_zextps256_ps512(k4_mins(b, &m, _mm256_loadu_ps(x_sums.as_ptr())));
     let block = _mm512_fmadd_ps(_mm512_set1_ps(f16(b, 0)), _mm512_add_ps(even, odd), mins);
     _mm512_add_ps(acc, block)
 }

@@ -14,7 +14,7 @@
 //! ([`bf16`]), still the f32 product.
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub(super) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(super) mod bf16;
 
