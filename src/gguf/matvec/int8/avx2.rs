@@ -123,13 +123,19 @@ pub(super) unsafe fn sums_of_32(sums: &[f32; 16]) -> __m256 {
 /// `sum_s sc_s sums_s` over Q6_K's sixteen signed scales (at `b[192..208]`), in eight lanes.
 #[inline(always)]
 pub(super) unsafe fn q6_k_scaled_sums(b: &[u8; 210], sums: &[f32; 16]) -> __m256 {
-    let sc = |at: usize| {
-        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
-            b.as_ptr().add(at) as *const __m128i
-        )))
-    };
-    let lo = _mm256_mul_ps(sc(192), _mm256_loadu_ps(sums.as_ptr()));
-    _mm256_fmadd_ps(sc(200), _mm256_loadu_ps(sums.as_ptr().add(8)), lo)
+    let lo = _mm256_mul_ps(eight_signed_f32(b.as_ptr().add(192)), _mm256_loadu_ps(sums.as_ptr()));
+    _mm256_fmadd_ps(
+        eight_signed_f32(b.as_ptr().add(200)),
+        _mm256_loadu_ps(sums.as_ptr().add(8)),
+        lo,
+    )
+}
+
+/// Eight signed bytes at `p` as f32 lanes. (A function, not a closure: a closure does not take
+/// on its caller's target features.)
+#[inline(always)]
+unsafe fn eight_signed_f32(p: *const u8) -> __m256 {
+    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p as *const __m128i)))
 }
 
 /// Q6_K: six-bit weights assembled 32 at a time, each 16 weighted by their sub-block's scale

@@ -15,6 +15,8 @@ mod avx2;
 pub(super) use avx2::hsum;
 
 use crate::gguf::dequant::f16_at;
+#[cfg(target_arch = "x86_64")]
+use crate::gguf::matvec::kernels::avx2::{f16, k4_mins};
 
 /// `N` activations as `d * q`, with exact f32 sums of each 16 activations (the first
 /// `N / 16` of `sums`).
@@ -215,7 +217,6 @@ impl Int8Block<144, 256> for Q4_K {
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn dot_avx2(b: &[u8; 144], y: &Q8K, acc: std::arch::x86_64::__m256) -> (std::arch::x86_64::__m256, f32) {
-        use crate::gguf::matvec::kernels::avx2::{f16, k4_mins};
         let (sc, m) = k4_scales_mins(&b[4..16]);
         let acc = avx2::q4_k(&b[16..144], &y.q, &sc, f16(b, 0) * y.d, acc);
         (
@@ -264,7 +265,7 @@ impl Int8Block<210, 256> for Q6_K {
     #[inline(always)]
     unsafe fn dot_avx2(b: &[u8; 210], y: &Q8K, acc: std::arch::x86_64::__m256) -> (std::arch::x86_64::__m256, f32) {
         use std::arch::x86_64::{_mm256_fmadd_ps, _mm256_set1_ps};
-        let d = crate::gguf::matvec::kernels::avx2::f16(b, 208);
+        let d = f16(b, 208);
         let acc = avx2::q6_k(b, &y.q, d * y.d, acc);
         let offsets = avx2::q6_k_scaled_sums(b, &y.sums);
         (_mm256_fmadd_ps(_mm256_set1_ps(-32.0 * d), offsets, acc), 0.0)
