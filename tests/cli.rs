@@ -152,10 +152,37 @@ fn generate_json_with_a_steering_vector() {
     assert!(o.status.success(), "{}", stderr(&o));
     let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
     let int8 = Model::<Cpu>::load_gguf_with(&m.source, &Default::default(), DecodeActivations::Int8).unwrap();
-    let want = int8.generate(&[ids], &opts, &mut NoHooks).unwrap()[0].tokens.clone();
+    let want = int8.generate(std::slice::from_ref(&ids), &opts, &mut NoHooks).unwrap()[0]
+        .tokens
+        .clone();
     assert_eq!(
         serde_json::from_value::<Vec<u32>>(line["tokens"].clone()).unwrap(),
         want
+    );
+
+    // --exact-activations decodes as the library's exact f32 products; it excludes 8-bit.
+    let args = [
+        "generate",
+        "The weather today is",
+        "--max-new-tokens",
+        "8",
+        "--json",
+        "--exact-activations",
+    ];
+    let o = mindlens(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    let exact = Model::<Cpu>::load_gguf_with(&m.source, &Default::default(), DecodeActivations::ExactF32).unwrap();
+    let want = exact.generate(&[ids], &opts, &mut NoHooks).unwrap()[0].tokens.clone();
+    assert_eq!(
+        serde_json::from_value::<Vec<u32>>(line["tokens"].clone()).unwrap(),
+        want
+    );
+    let o = mindlens(&[&args[..], &["--int8-activations"]].concat());
+    assert!(
+        !o.status.success() && stderr(&o).contains("--int8-activations"),
+        "{}",
+        stderr(&o)
     );
 }
 

@@ -79,8 +79,13 @@ pub(super) struct GenerateArgs {
     no_cache: bool,
     /// Round activations to 8 bits before the quantized weights while decoding, as llama.cpp
     /// does: faster on the CPU, no longer exactly the f32 model (see BENCHMARKS.md).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "exact_activations")]
     int8_activations: bool,
+    /// Keep activations exactly f32 in every quantized product (by default CPUs with AVX-512
+    /// VNNI take Q4_K and Q6_K activations as 24-bit integers, f32's precision; see
+    /// BENCHMARKS.md): slower there, the same elsewhere.
+    #[arg(long)]
+    exact_activations: bool,
     /// Print one JSON object per prompt: {"tokens", "text", ...}.
     #[arg(long)]
     json: bool,
@@ -184,9 +189,10 @@ pub(super) fn tokenize(a: TokenizeArgs) -> Result<()> {
 }
 
 pub(super) fn generate(a: GenerateArgs) -> Result<()> {
-    let decode = match a.int8_activations {
-        true => DecodeActivations::Int8,
-        false => DecodeActivations::F32,
+    let decode = match (a.int8_activations, a.exact_activations) {
+        (true, _) => DecodeActivations::Int8,
+        (_, true) => DecodeActivations::ExactF32,
+        _ => DecodeActivations::F32,
     };
     with_backend!(a.model.device, |B, dev| {
         let m = Model::<B>::load_with(&a.model.model, &dev, decode)?;

@@ -213,6 +213,16 @@ impl Backing {
     }
 }
 
+/// `bytes` copied into an anonymous, read-only map advised for huge pages.
+fn resident_copy(bytes: &[u8]) -> std::io::Result<memmap2::Mmap> {
+    let mut copy = memmap2::MmapOptions::new().len(bytes.len()).map_anon()?;
+    // Advice only: a kernel without transparent huge pages refuses it, and 4 KiB pages do.
+    #[cfg(target_os = "linux")]
+    let _ = copy.advise(memmap2::Advice::HugePage);
+    copy.copy_from_slice(bytes);
+    copy.make_read_only()
+}
+
 /// A parsed GGUF file: metadata and tensor infos, with the tensor data left in
 /// place (memory-mapped or in an owned buffer).
 pub struct GgufFile {
@@ -263,6 +273,26 @@ impl GgufFile {
             Backing::Mmap(Arc::new(map))
         };
         Self::parse(label, backing)
+    }
+
+    /// Opens and parses a GGUF file, its bytes copied into memory that the kernel may hold in
+    /// huge (2 MiB) pages. Decoding streams every weight once per token; read through the
+    /// file's map of 4 KiB pages, the address translations and the prefetchers stopping at
+    /// each page boundary cost the 1.5B model about a seventh of its decoding speed
+    /// (BENCHMARKS.md). The price is a copy of the file in memory (the page cache's copy can
+    /// then be evicted). Where the copy cannot be made, the file stays mapped.
+    pub fn open_resident(path: &Path) -> Result<GgufFile, GgufError> {
+        let file = Self::open(path)?;
+        let Backing::Mmap(map) = &file.backing else {
+            return Ok(file);
+        };
+        match resident_copy(map) {
+            Ok(copy) => Ok(GgufFile {
+                backing: Backing::Mmap(Arc::new(copy)),
+                ..file
+            }),
+            Err(_) => Ok(file),
+        }
     }
 
     /// Parses a GGUF image held in memory. `label` names it in errors.

@@ -396,3 +396,32 @@ fn open_from_disk() {
     std::fs::write(&empty, b"").unwrap();
     assert!(matches!(GgufFile::open(&empty), Err(GgufError::Truncated { .. })));
 }
+
+#[test]
+fn open_resident_reads_what_the_map_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.gguf");
+    std::fs::write(&p, sample().build()).unwrap();
+    let (mapped, resident) = (GgufFile::open(&p).unwrap(), GgufFile::open_resident(&p).unwrap());
+    assert_eq!(resident.dequantize("w").unwrap(), mapped.dequantize("w").unwrap());
+    assert_eq!(resident.backing.bytes(), mapped.backing.bytes());
+    assert!(
+        !std::ptr::eq(resident.backing.bytes(), mapped.backing.bytes()),
+        "a copy, not the file's map"
+    );
+    // The file can change under the copy without changing it (the map is dropped first).
+    let w = mapped.dequantize("w").unwrap();
+    drop(mapped);
+    std::fs::write(&p, b"not gguf").unwrap();
+    assert_eq!(resident.dequantize("w").unwrap(), w);
+    let empty = dir.path().join("empty.gguf");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(matches!(
+        GgufFile::open_resident(&empty),
+        Err(GgufError::Truncated { .. })
+    ));
+    assert!(matches!(
+        GgufFile::open_resident(Path::new("/nonexistent/x.gguf")),
+        Err(GgufError::Io { .. })
+    ));
+}

@@ -136,7 +136,7 @@ impl<B: Backend> Model<B> {
     /// Loads a GGUF file with the decoding products' activations set.
     pub fn load_gguf_with(path: &Path, device: &B::Device, decode: DecodeActivations) -> Result<Self> {
         crate::alloc::retain_freed_pages();
-        let file = GgufFile::open(path)?;
+        let file = GgufFile::open_resident(path)?;
         let config = ModelConfig::from_gguf(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
         let w = GgufWeights::new(&file, &config).activations(decode);

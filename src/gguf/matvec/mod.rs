@@ -6,9 +6,11 @@
 //! 85 MB. Blocks are dotted straight from their integers, `d * sum(q x) + m * sum(x)` per
 //! scale as llama.cpp does, with activations kept in f32 ([`kernels`]). The weights are
 //! exactly the dequantized matrix's; only the order of the additions differs from a dense
-//! product. Opted into with [`QuantMatrix::with_activations`], the activations are rounded
-//! to 8 bits instead and the sums taken in integers ([`int8`]), llama.cpp's way: faster, but
-//! no longer the f32 model's product.
+//! product. On CPUs with AVX-512 VNNI, Q4_K and Q6_K blocks meet activations written as
+//! 24-bit integers per 256, f32's precision for each run's largest value, and sum in
+//! integers, twice the speed per weight. Opted into with [`QuantMatrix::with_activations`],
+//! the activations are kept exactly f32 everywhere, or rounded to 8 bits and the sums taken
+//! in integers ([`int8`]), llama.cpp's way: faster, but no longer the f32 model's product.
 
 mod int8;
 mod kernels;
@@ -38,13 +40,19 @@ pub struct QuantMatrix {
 /// How products of a few rows (decoding, short prompts) take their activations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DecodeActivations {
-    /// Activations stay f32: exactly the dequantized model's products (the default; what
-    /// probes and hidden-state comparisons should see).
+    /// Activations at f32's precision (the default; what probes and hidden-state comparisons
+    /// should see). On CPUs with AVX-512 VNNI, Q4_K and Q6_K products write each 256
+    /// activations as 24-bit integers on one step, within `2^-24` of the run's largest value
+    /// (`kernels`' `vnni`; `tests/decode_activations.rs` holds them to the reference tolerance of
+    /// [`DecodeActivations::ExactF32`]); elsewhere the same as that.
     #[default]
     F32,
+    /// Activations stay f32 in every product: the dequantized model's products up to the
+    /// order of the additions, on any CPU (slower where the CPU has AVX-512 VNNI).
+    ExactF32,
     /// Activations are rounded to 8 bits per 256 values before Q4_K and Q6_K blocks and per
     /// 32 before the 32-weight formats, as llama.cpp does ([`int8`]): faster decoding, hidden
-    /// states off by the activations' rounding (`tests/int8_decode.rs` bounds how far against
+    /// states off by the activations' rounding (`tests/decode_activations.rs` bounds how far against
     /// the f32 model). Q2_K, Q3_K and Q5_K keep f32.
     Int8,
 }
@@ -57,9 +65,9 @@ enum Kernels {
     Portable,
     /// AVX2, FMA and F16C ([`kernels`]'s `avx2`).
     Avx2,
-    /// AVX-512 BF16 for the block types that have such a kernel (Q4_K, Q6_K; [`kernels`]'s
-    /// `bf16`), AVX2 for the rest.
-    Avx512Bf16,
+    /// AVX-512 VNNI for the block types that have such a kernel (Q4_K, Q6_K; [`kernels`]'s
+    /// `vnni`), AVX2 for the rest.
+    Avx512Vnni,
 }
 
 impl Kernels {
@@ -69,8 +77,8 @@ impl Kernels {
         {
             use std::arch::is_x86_feature_detected as has;
             if has!("avx2") && has!("fma") && has!("f16c") {
-                if has!("avx512f") && has!("avx512bw") && has!("avx512bf16") {
-                    return Kernels::Avx512Bf16;
+                if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
+                    return Kernels::Avx512Vnni;
                 }
                 return Kernels::Avx2;
             }
@@ -81,7 +89,7 @@ impl Kernels {
     /// Every set this CPU runs.
     #[cfg(test)]
     fn available() -> Vec<Self> {
-        [Kernels::Portable, Kernels::Avx2, Kernels::Avx512Bf16]
+        [Kernels::Portable, Kernels::Avx2, Kernels::Avx512Vnni]
             .into_iter()
             .filter(|k| *k <= Kernels::best())
             .collect()
@@ -94,8 +102,11 @@ const ROWS_PER_TASK: usize = 64;
 /// How far ahead of the row being dotted a task asks for its rows to be loaded into the cache.
 /// The hardware prefetchers of the machines measured do not keep ahead of a task's stream of
 /// short rows on their own; asking for them 1-4 KiB ahead made decoding 1.5-1.7x faster
-/// (BENCHMARKS.md, the decode profile).
-const PREFETCH_BYTES: usize = 2048;
+/// (BENCHMARKS.md, the decode profile). They are asked into the second-level cache (`T1`):
+/// with kernels fast enough to wait on memory, asking into the first stalled on its few
+/// outstanding misses, and 4 KiB into the second decoded the 1.5B model 1.2x faster than 2
+/// KiB into the first.
+const PREFETCH_BYTES: usize = 4096;
 
 /// The stored bytes of each of `rows` in turn (through `row_map` when set), each yielded after
 /// asking the CPU to start loading the rows [`PREFETCH_BYTES`] ahead of it.
@@ -126,9 +137,9 @@ fn rows_prefetched<'a>(
 fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
     for line in bytes.chunks(64) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
         // SAFETY: a prefetch of an address inside `bytes`; it reads nothing architecturally.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr() as *const i8) };
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr() as *const i8) };
     }
 }
 
@@ -160,8 +171,9 @@ impl QuantMatrix {
         self
     }
 
-    /// Products take their activations as `a` says: f32 (the default), or rounded to 8 bits
-    /// where the block type has such a kernel ([`DecodeActivations`]).
+    /// Products take their activations as `a` says: at f32's precision (the default), exactly
+    /// f32, or rounded to 8 bits where the block type has such a kernel
+    /// ([`DecodeActivations`]).
     pub fn with_activations(mut self, a: DecodeActivations) -> Self {
         self.activations = a;
         self
@@ -185,8 +197,8 @@ impl QuantMatrix {
     fn product(&self, x: &[f32], m: usize, k: Kernels) -> Vec<f32> {
         let special = match self.activations {
             #[cfg(target_arch = "x86_64")]
-            DecodeActivations::F32 if k == Kernels::Avx512Bf16 => self.bf16_product(x, m),
-            DecodeActivations::F32 => None,
+            DecodeActivations::F32 if k == Kernels::Avx512Vnni => self.vnni_product(x, m),
+            DecodeActivations::F32 | DecodeActivations::ExactF32 => None,
             DecodeActivations::Int8 => self.int8_product(x, m, k),
         };
         special.unwrap_or_else(|| self.in_tasks(m, |rows| self.dots(rows, x, m, k)))
@@ -432,27 +444,26 @@ fn sums_of_32<const BS: usize>(x: &[f32]) -> Vec<[f32; 8]> {
 
 #[cfg(target_arch = "x86_64")]
 impl QuantMatrix {
-    /// The f32 product on AVX-512 BF16, `None` for a block type without such a kernel.
-    fn bf16_product(&self, x: &[f32], m: usize) -> Option<Vec<f32>> {
+    /// The product on AVX-512 VNNI, `None` for a block type without such a kernel.
+    fn vnni_product(&self, x: &[f32], m: usize) -> Option<Vec<f32>> {
         Some(match self.ty {
-            GgmlType::Q4_K => self.product_bf16::<144, Q4_K>(x, m),
-            GgmlType::Q6_K => self.product_bf16::<210, Q6_K>(x, m),
+            GgmlType::Q4_K => self.product_vnni::<144, Q4_K>(x, m),
+            GgmlType::Q6_K => self.product_vnni::<210, Q6_K>(x, m),
             _ => return None,
         })
     }
 
-    fn product_bf16<const TS: usize, E: Bf16Block<TS>>(&self, x: &[f32], m: usize) -> Vec<f32> {
-        // Split once here rather than in every task. SAFETY: only `Kernels::Avx512Bf16`
+    fn product_vnni<const TS: usize, E: VnniBlock<TS>>(&self, x: &[f32], m: usize) -> Vec<f32> {
+        // Prepared once here rather than in every task. SAFETY: only `Kernels::Avx512Vnni`
         // comes here, which `Kernels::best` returns where the CPU has the features.
-        let (xs, sums) = (unsafe { bf16::split(x) }, sums_of_32::<256>(x));
-        let (per_row, split_per_row) = (self.cols / 256, self.cols / 32 * bf16::PER_32);
+        let xs = unsafe { vnni::prepare(x) };
+        let per_row = self.cols / 256;
         self.in_tasks(m, |rows| {
             let mut out = Vec::with_capacity(rows.len() * m);
             for row in rows_prefetched(self.bytes.as_slice(), self.row_bytes, self.row_map.as_deref(), rows) {
                 for i in 0..m {
-                    let x = &xs[i * split_per_row..(i + 1) * split_per_row];
                     // SAFETY: as above.
-                    out.push(unsafe { row_bf16::<TS, E>(row, x, &sums[i * per_row..(i + 1) * per_row]) });
+                    out.push(unsafe { row_vnni::<TS, E>(row, &xs[i * per_row..(i + 1) * per_row]) });
                 }
             }
             out
@@ -460,16 +471,16 @@ impl QuantMatrix {
     }
 }
 
-/// The dot of one stored row with one input row's split activations `xs` (and the sums of
-/// each 32 activations), in the AVX-512 BF16 kernels.
+/// The dot of one stored row with one input row's prepared activations, in the AVX-512 VNNI
+/// kernels.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512bf16,avx2,fma,f16c")]
-unsafe fn row_bf16<const TS: usize, E: Bf16Block<TS>>(row: &[u8], xs: &[u16], sums: &[[f32; 8]]) -> f32 {
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+unsafe fn row_vnni<const TS: usize, E: VnniBlock<TS>>(row: &[u8], xs: &[vnni::Act24]) -> f32 {
     let mut acc = std::arch::x86_64::_mm512_setzero_ps();
-    for ((block, x), s) in row.chunks_exact(TS).zip(xs.chunks_exact(8 * bf16::PER_32)).zip(sums) {
+    for (block, x) in row.chunks_exact(TS).zip(xs) {
         let block = block.try_into().expect("chunks_exact yields TS bytes");
         // SAFETY: the features are enabled in this function.
-        acc = unsafe { E::dot_bf16(block, x, s, acc) };
+        acc = unsafe { E::dot_vnni(block, x, acc) };
     }
     std::arch::x86_64::_mm512_reduce_add_ps(acc)
 }
@@ -496,10 +507,10 @@ unsafe fn row_avx2<const BS: usize, const TS: usize, E: Block<BS, TS>>(
     unsafe { int8::hsum(acc) }
 }
 
-/// Whether the CPU runs the AVX-512 BF16 kernels.
+/// Whether the CPU runs the AVX-512 VNNI kernels.
 #[cfg(all(test, target_arch = "x86_64"))]
-fn has_bf16() -> bool {
-    Kernels::best() == Kernels::Avx512Bf16
+fn has_vnni() -> bool {
+    Kernels::best() == Kernels::Avx512Vnni
 }
 
 #[cfg(test)]

@@ -9,14 +9,14 @@
 //! dequantizer. The portable kernels here are what CPUs without AVX2, FMA and F16C run; the
 //! rest (every x86-64 CPU of the last decade) run the same sums written with intrinsics
 //! ([`avx2`]), 1.4-1.5x faster than the compiler's vectorisation of these (BENCHMARKS.md).
-//! Where the CPU has AVX-512 BF16, Q4_K and Q6_K (most of a Q4_K_M model) take 32 products an
-//! instruction in bf16 with each activation split into three parts that sum to it exactly
-//! ([`bf16`]), still the f32 product.
+//! Where the CPU has AVX-512 VNNI, Q4_K and Q6_K (most of a Q4_K_M model) take 64 byte
+//! products an instruction, with each run of 256 activations written as 24-bit integers on
+//! one step, f32's precision for the run's largest value ([`vnni`]).
 
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx2;
 #[cfg(target_arch = "x86_64")]
-pub(super) mod bf16;
+pub(super) mod vnni;
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{__m256, __m512};
@@ -50,15 +50,14 @@ pub(super) trait Block<const BS: usize, const TS: usize> {
     }
 }
 
-/// A block format with a kernel on AVX-512 BF16 ([`bf16`]): 256 weights, activations split
-/// into bf16 parts.
+/// A block format with a kernel on AVX-512 VNNI ([`vnni`]): 256 weights against 256
+/// prepared activations.
 #[cfg(target_arch = "x86_64")]
-pub(super) trait Bf16Block<const TS: usize> {
-    /// `acc` plus the block's dot with the split activations `x` (`8 * bf16::PER_32` values),
-    /// whose runs of 32 sum to `x_sums`, in sixteen lanes.
+pub(super) trait VnniBlock<const TS: usize> {
+    /// `acc` plus the block's dot with the prepared activations `x`, in sixteen lanes.
     /// # Safety
-    /// The CPU must have AVX-512 F, BW and BF16, and AVX2, FMA and F16C.
-    unsafe fn dot_bf16(block: &[u8; TS], x: &[u16], x_sums: &[f32; 8], acc: __m512) -> __m512;
+    /// The CPU must have AVX-512 F, BW and VNNI, and AVX2, FMA and F16C.
+    unsafe fn dot_vnni(block: &[u8; TS], x: &vnni::Act24, acc: __m512) -> __m512;
 }
 
 // The sums below use `mul_add`: one instruction where the CPU has FMA, a (slow, exact)
@@ -269,10 +268,10 @@ impl Block<256, 144> for Q4_K {
 }
 
 #[cfg(target_arch = "x86_64")]
-impl Bf16Block<144> for Q4_K {
+impl VnniBlock<144> for Q4_K {
     #[inline(always)]
-    unsafe fn dot_bf16(b: &[u8; 144], x: &[u16], x_sums: &[f32; 8], acc: __m512) -> __m512 {
-        bf16::q4_k(b, x, x_sums, acc)
+    unsafe fn dot_vnni(b: &[u8; 144], x: &vnni::Act24, acc: __m512) -> __m512 {
+        vnni::q4_k(b, x, acc)
     }
 }
 
@@ -330,10 +329,10 @@ impl Block<256, 210> for Q6_K {
 }
 
 #[cfg(target_arch = "x86_64")]
-impl Bf16Block<210> for Q6_K {
+impl VnniBlock<210> for Q6_K {
     #[inline(always)]
-    unsafe fn dot_bf16(b: &[u8; 210], x: &[u16], _: &[f32; 8], acc: __m512) -> __m512 {
-        bf16::q6_k(b, x, acc)
+    unsafe fn dot_vnni(b: &[u8; 210], x: &vnni::Act24, acc: __m512) -> __m512 {
+        vnni::q6_k(b, x, acc)
     }
 }
 
