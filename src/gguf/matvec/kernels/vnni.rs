@@ -2,11 +2,11 @@
 //! activations held to f32's precision.
 //!
 //! Each run of 256 activations is written as 24-bit integers on a common step, `x = step *
-//! v` with `|v| <= 127 * 2^16` (`step = max|x| / (127 * 2^16)`): the largest keeps 23
-//! significant bits, as many as f32 gives it, and every value is off by at most half a
-//! step, `2^-24` of the run's largest (`v = x / step` is found in f64, so only its own
-//! rounding counts). Each `v` is stored as three signed bytes (`v = a0 +
-//! 2^8 a1 + 2^16 a2`), and a weight's integer (four or six bits) meets each byte in one
+//! v` with `|v| <= 127 * 2^16` (`step = max|x| / (127 * 2^16)`): the largest keeps 23 of
+//! f32's 24 significant bits, and every value is off by at most half a step, `2^-24` of the
+//! run's largest (`v = x / step` is found in f64, so only its own rounding counts). Each `v`
+//! is stored as three signed bytes (`v = a0 + 2^8 a1 + 2^16 a2`), and a weight's integer
+//! (four or six bits) meets each byte in one
 //! `vpdpbusd`; the three sums are joined in integers (`(s2 << 8 + s1) << 8 + s0`, exact:
 //! four six-bit weights times `v` stay below 2^31), converted to f32 once per four weights
 //! and scaled by the sub-block's scale. Against the three bf16 products per weight that held
@@ -29,7 +29,6 @@ const V_MAX: f32 = 127.0 * 65536.0;
 
 /// 256 activations prepared for the kernels (see the module).
 #[repr(C, align(64))]
-#[derive(Clone)]
 pub(in crate::gguf::matvec) struct Act24 {
     /// Byte `k` of each `v` (`a0`, `a1`, `a2`), in the module's order.
     bytes: [[i8; 256]; 3],
