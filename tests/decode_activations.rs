@@ -14,9 +14,7 @@ use common::{cosine, max_abs, max_diff, QWEN};
 use mindlens::prelude::*;
 
 fn load(name: &str, decode: DecodeActivations) -> Option<Model<Cpu>> {
-    let reg = mindlens::registry::lookup(name).expect("registered");
-    common::load::<Cpu>(name, &Default::default())?;
-    Some(Model::<Cpu>::load_gguf_with(&reg.path(), &Default::default(), decode).expect("loads"))
+    common::load_with::<Cpu>(name, &Default::default(), decode)
 }
 
 /// How far `other` is from `exact` on reference `prompts`.
@@ -83,6 +81,14 @@ impl Agreement {
         (self.states.iter()).fold(0f32, |w, (_, a, b)| w.max(max_diff(b, a) / max_abs(a)))
     }
 
+    /// `name` loaded with `decode`, measured against `exact` and reported as `what`.
+    fn of(name: &str, prompts: &str, exact: &Model<Cpu>, decode: DecodeActivations, what: &str) -> Self {
+        let other = load(name, decode).expect("loads where the exact model did");
+        let a = Agreement::measure(prompts, exact, &other);
+        a.report(&format!("{name}, {what}"), exact.config.d_model);
+        a
+    }
+
     fn report(&self, what: &str, d: usize) {
         let c = self.cosines(d);
         let mean = c.iter().sum::<f64>() / c.len() as f64;
@@ -101,10 +107,8 @@ impl Agreement {
 
 /// The default activations: within the reference tolerance of `exact`, same tokens.
 fn check_default(name: &str, prompts: &str, exact: &Model<Cpu>) {
-    let default = load(name, DecodeActivations::F32).expect("loads where the exact model did");
-    let a = Agreement::measure(prompts, exact, &default);
+    let a = Agreement::of(name, prompts, exact, DecodeActivations::F32, "default activations");
     let d = exact.config.d_model;
-    a.report(&format!("{name}, default activations"), d);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512vnni") {
         assert!(
@@ -124,10 +128,8 @@ fn check_default(name: &str, prompts: &str, exact: &Model<Cpu>) {
 
 /// 8-bit activations: close to `exact`, not within the tolerance.
 fn check_int8(name: &str, prompts: &str, exact: &Model<Cpu>) {
-    let int8 = load(name, DecodeActivations::Int8).expect("loads where the exact model did");
-    let a = Agreement::measure(prompts, exact, &int8);
+    let a = Agreement::of(name, prompts, exact, DecodeActivations::Int8, "8-bit activations");
     let d = exact.config.d_model;
-    a.report(&format!("{name}, 8-bit activations"), d);
     let c = a.cosines(d);
     assert!(
         c.iter().any(|&v| v < 1.0 - 1e-9),

@@ -34,6 +34,15 @@ pub fn model(name: &str) -> Option<&'static Model<Cpu>> {
 /// Loads a registered model on backend `B` (uncached: for tests on another backend than the
 /// CPU). `None` when its weights are absent, with the same `MINDLENS_REQUIRE_MODELS` rule.
 pub fn load<B: burn::tensor::backend::Backend>(name: &str, device: &B::Device) -> Option<Model<B>> {
+    load_with(name, device, DecodeActivations::F32)
+}
+
+/// [`load`] with the decoding products' activations set.
+pub fn load_with<B: burn::tensor::backend::Backend>(
+    name: &str,
+    device: &B::Device,
+    decode: DecodeActivations,
+) -> Option<Model<B>> {
     let reg = registry::lookup(name).expect("registered");
     if !reg.is_fetched() {
         if std::env::var_os("MINDLENS_REQUIRE_MODELS").is_some() {
@@ -45,7 +54,7 @@ pub fn load<B: burn::tensor::backend::Backend>(name: &str, device: &B::Device) -
         eprintln!("SKIP: {name} not fetched (run `models/fetch.sh all`)");
         return None;
     }
-    Some(Model::<B>::load_gguf(&reg.path(), device).expect("model loads"))
+    Some(Model::<B>::load_gguf_with(&reg.path(), device, decode).expect("model loads"))
 }
 
 /// `tests/fixtures/...`

@@ -52,11 +52,12 @@ fn position(i: usize) -> usize {
 pub(in crate::gguf::matvec) unsafe fn prepare(x: &[f32]) -> Vec<Act24> {
     assert!(x.len().is_multiple_of(256), "activations come in runs of 256");
     x.chunks_exact(256)
-        .map(|run| {
+        .zip(super::super::sums_of_32::<256>(x))
+        .map(|(run, sums)| {
             let mut a = Act24 {
                 bytes: [[0; 256]; 3],
                 offsets: [0; 64],
-                sums: [0.0; 8],
+                sums,
                 step: 0.0,
             };
             let max = run.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -86,9 +87,6 @@ pub(in crate::gguf::matvec) unsafe fn prepare(x: &[f32]) -> Vec<Act24> {
                 for (f, four) in vs.chunks_exact(4).enumerate() {
                     a.offsets[at / 4 + f] = 32 * four.iter().sum::<i32>();
                 }
-            }
-            for (s, run) in a.sums.iter_mut().zip(run.chunks_exact(32)) {
-                *s = run.iter().sum();
             }
             a
         })
