@@ -6,9 +6,9 @@
 //! 85 MB. Blocks are dotted straight from their integers, `d * sum(q x) + m * sum(x)` per
 //! scale as llama.cpp does, with activations kept in f32 ([`kernels`]). The weights are
 //! exactly the dequantized matrix's; only the order of the additions differs from a dense
-//! product. On CPUs with AVX-512 VNNI, Q4_K and Q6_K blocks meet activations written as
-//! 24-bit integers per 256, f32's precision for each run's largest value, and sum in
-//! integers, twice the speed per weight. Opted into with [`QuantMatrix::with_activations`],
+//! product. On CPUs with AVX-512 VNNI, Q4_K, Q6_K and Q5_0 blocks meet activations written
+//! as 24-bit integers per 256 (Q5_0: 32), f32's precision for each run's largest value, and
+//! sum in integers, twice the speed per weight. Opted into with [`QuantMatrix::with_activations`],
 //! the activations are kept exactly f32 everywhere, or rounded to 8 bits and the sums taken
 //! in integers ([`int8`]), llama.cpp's way: faster, but no longer the f32 model's product.
 
@@ -41,10 +41,10 @@ pub struct QuantMatrix {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DecodeActivations {
     /// Activations at f32's precision (the default; what probes and hidden-state comparisons
-    /// should see). On CPUs with AVX-512 VNNI, Q4_K and Q6_K products write each 256
-    /// activations as 24-bit integers on one step, within `2^-24` of the run's largest value
-    /// (`kernels`' `vnni`; `tests/decode_activations.rs` holds them to the reference tolerance of
-    /// [`DecodeActivations::ExactF32`]); elsewhere the same as that.
+    /// should see). On CPUs with AVX-512 VNNI, Q4_K, Q6_K and Q5_0 products write each 256
+    /// (Q5_0: 32) activations as 24-bit integers on one step, within `2^-24` of the run's
+    /// largest value (`kernels`' `vnni`; `tests/decode_activations.rs` holds them to the
+    /// reference tolerance of [`DecodeActivations::ExactF32`]); elsewhere the same as that.
     #[default]
     F32,
     /// Activations stay f32 in every product: the dequantized model's products up to the
@@ -65,8 +65,8 @@ enum Kernels {
     Portable,
     /// AVX2, FMA and F16C ([`kernels`]'s `avx2`).
     Avx2,
-    /// AVX-512 VNNI for the block types that have such a kernel (Q4_K, Q6_K; [`kernels`]'s
-    /// `vnni`), AVX2 for the rest.
+    /// AVX-512 VNNI for the block types that have such a kernel (Q4_K, Q6_K, Q5_0;
+    /// [`kernels`]'s `vnni`), AVX2 for the rest.
     Avx512Vnni,
 }
 
@@ -77,7 +77,7 @@ impl Kernels {
         {
             use std::arch::is_x86_feature_detected as has;
             if has!("avx2") && has!("fma") && has!("f16c") {
-                if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
+                if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni") {
                     return Kernels::Avx512Vnni;
                 }
                 return Kernels::Avx2;
@@ -447,6 +447,7 @@ impl QuantMatrix {
     /// The product on AVX-512 VNNI, `None` for a block type without such a kernel.
     fn vnni_product(&self, x: &[f32], m: usize) -> Option<Vec<f32>> {
         Some(match self.ty {
+            GgmlType::Q5_0 => self.product_vnni::<22, Q5_0>(x, m),
             GgmlType::Q4_K => self.product_vnni::<144, Q4_K>(x, m),
             GgmlType::Q6_K => self.product_vnni::<210, Q6_K>(x, m),
             _ => return None,
@@ -456,8 +457,8 @@ impl QuantMatrix {
     fn product_vnni<const TS: usize, E: VnniBlock<TS>>(&self, x: &[f32], m: usize) -> Vec<f32> {
         // Prepared once here rather than in every task. SAFETY: only `Kernels::Avx512Vnni`
         // comes here, which `Kernels::best` returns where the CPU has the features.
-        let xs = unsafe { vnni::prepare(x) };
-        let per_row = self.cols / 256;
+        let xs = unsafe { E::prepare(x) };
+        let per_row = xs.len() / m;
         self.in_tasks(m, |rows| {
             let mut out = Vec::with_capacity(rows.len() * m);
             for row in rows_prefetched(self.bytes.as_slice(), self.row_bytes, self.row_map.as_deref(), rows) {
@@ -472,23 +473,34 @@ impl QuantMatrix {
 }
 
 /// The dot of one stored row with one input row's prepared activations, in the AVX-512 VNNI
-/// kernels.
+/// kernels. Even and odd blocks go to two accumulators: the 32-weight kernels are short
+/// enough that one accumulator's chain of additions, one per block, would set their speed.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
-unsafe fn row_vnni<const TS: usize, E: VnniBlock<TS>>(row: &[u8], xs: &[vnni::Act24]) -> f32 {
-    let mut acc = std::arch::x86_64::_mm512_setzero_ps();
-    for (block, x) in row.chunks_exact(TS).zip(xs) {
-        let block = block.try_into().expect("chunks_exact yields TS bytes");
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn row_vnni<const TS: usize, E: VnniBlock<TS>>(row: &[u8], xs: &[E::Act]) -> f32 {
+    use std::arch::x86_64::*;
+    let dot = |block: &[u8], x, acc| {
+        let block = block.try_into().expect("TS bytes");
         // SAFETY: the features are enabled in this function.
-        acc = unsafe { E::dot_vnni(block, x, acc) };
+        unsafe { E::dot_vnni(block, x, acc) }
+    };
+    let (mut even, mut odd) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let pairs = row.chunks_exact(2 * TS);
+    let last = pairs.remainder();
+    for (two, x) in pairs.zip(xs.chunks_exact(2)) {
+        even = dot(&two[..TS], &x[0], even);
+        odd = dot(&two[TS..], &x[1], odd);
     }
-    std::arch::x86_64::_mm512_reduce_add_ps(acc)
+    if !last.is_empty() {
+        even = dot(last, &xs[xs.len() - 1], even);
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(even, odd))
 }
 
 /// The dot of one stored row with one input row's activations `xs` (and their sums), in the
-/// AVX2 kernels. A zip over blocks, activations and sums: written with indices (and their
-/// bounds checks) inside [`Job::run_avx2`], the row's accumulator stayed in memory, a store
-/// and a reload every block.
+/// AVX2 kernels, even and odd blocks in two accumulators as in [`row_vnni`]. A zip over blocks,
+/// activations and sums: written with indices (and their bounds checks) inside
+/// [`Job::run_avx2`], the row's accumulator stayed in memory, a store and a reload every block.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn row_avx2<const BS: usize, const TS: usize, E: Block<BS, TS>>(
@@ -497,14 +509,24 @@ unsafe fn row_avx2<const BS: usize, const TS: usize, E: Block<BS, TS>>(
     sums: &[[f32; 8]],
     w: &mut [f32; BS],
 ) -> f32 {
-    let mut acc = std::arch::x86_64::_mm256_setzero_ps();
-    for ((block, x), s) in row.chunks_exact(TS).zip(xs).zip(sums) {
-        let block = block.try_into().expect("chunks_exact yields TS bytes");
+    use std::arch::x86_64::*;
+    let mut dot = |block: &[u8], x, s, acc| {
+        let block = block.try_into().expect("TS bytes");
         // SAFETY: the features are enabled in this function.
-        acc = unsafe { E::dot_avx2(block, x, s, w, acc) };
+        unsafe { E::dot_avx2(block, x, s, w, acc) }
+    };
+    let (mut even, mut odd) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let pairs = row.chunks_exact(2 * TS);
+    let last = pairs.remainder();
+    for ((two, x), s) in pairs.zip(xs.chunks_exact(2)).zip(sums.chunks_exact(2)) {
+        even = dot(&two[..TS], x[0], &s[0], even);
+        odd = dot(&two[TS..], x[1], &s[1], odd);
+    }
+    if !last.is_empty() {
+        even = dot(last, xs[xs.len() - 1], &sums[sums.len() - 1], even);
     }
     // SAFETY: as above.
-    unsafe { int8::hsum(acc) }
+    unsafe { int8::hsum(_mm256_add_ps(even, odd)) }
 }
 
 /// Whether the CPU runs the AVX-512 VNNI kernels.

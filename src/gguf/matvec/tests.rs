@@ -78,17 +78,20 @@ fn products_equal_the_dequantized_matrix_for_every_block_type() {
 
 /// Activations of several magnitudes, all terms positive so no error cancels: each product
 /// must be within 1e-6 of the exact one. The AVX-512 VNNI kernels' 24-bit activations are
-/// off by at most half a step, `2^-24` of the largest of each 256 (here 3e-7 of a mean
-/// value); dropping the lowest of each activation's three bytes puts a product 2e-6 off
-/// (checked: it fails here). Every set of kernels the CPU runs.
+/// off by at most half a step, `2^-24` of the largest of each 256 (32 for Q5_0; here at most
+/// 3e-7 of a mean value); dropping the lowest of each activation's three bytes puts a product
+/// 2e-6 off (checked: it fails here). Every set of kernels the CPU runs.
 #[test]
 fn products_of_positive_terms_keep_the_activations_precision() {
-    for ty in [GgmlType::Q4_K, GgmlType::Q6_K] {
+    for ty in [GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0] {
         let (rows, cols) = (16, 512);
-        let mut bytes = blocks(ty, rows * cols / 256, 5);
+        let mut bytes = blocks(ty, rows * cols / ty.block_size().unwrap(), 5);
         for b in bytes.chunks_exact_mut(ty.type_size().unwrap()) {
             if ty == GgmlType::Q4_K {
                 b[..4].copy_from_slice(&[0x66, 0x2e, 0, 0]); // d ~0.1, dmin 0
+            } else if ty == GgmlType::Q5_0 {
+                // d ~0.1, every fifth bit set: q - 16 >= 0
+                b[..6].copy_from_slice(&[0x66, 0x2e, 0xff, 0xff, 0xff, 0xff]);
             } else {
                 b[128..192].fill(0xaa); // upper bits 2: q - 32 >= 0
                 for (s, v) in b[192..208].iter_mut().enumerate() {

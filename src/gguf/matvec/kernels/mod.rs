@@ -9,9 +9,9 @@
 //! dequantizer. The portable kernels here are what CPUs without AVX2, FMA and F16C run; the
 //! rest (every x86-64 CPU of the last decade) run the same sums written with intrinsics
 //! ([`avx2`]), 1.4-1.5x faster than the compiler's vectorisation of these (BENCHMARKS.md).
-//! Where the CPU has AVX-512 VNNI, Q4_K and Q6_K (most of a Q4_K_M model) take 64 byte
-//! products an instruction, with each run of 256 activations written as 24-bit integers on
-//! one step, f32's precision for the run's largest value ([`vnni`]).
+//! Where the CPU has AVX-512 VNNI, Q4_K, Q6_K and Q5_0 (most of a Q4_K_M model) take 32 or
+//! 64 byte products an instruction, with each run of 256 (Q5_0: 32) activations written as
+//! 24-bit integers on one step, f32's precision for the run's largest value ([`vnni`]).
 
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx2;
@@ -50,14 +50,20 @@ pub(super) trait Block<const BS: usize, const TS: usize> {
     }
 }
 
-/// A block format with a kernel on AVX-512 VNNI ([`vnni`]): 256 weights against 256
-/// prepared activations.
+/// A block format with a kernel on AVX-512 VNNI ([`vnni`]): its blocks against activations
+/// prepared for it.
 #[cfg(target_arch = "x86_64")]
 pub(super) trait VnniBlock<const TS: usize> {
+    /// The activations of one block, prepared.
+    type Act: Sync;
+    /// `x` (a whole number of blocks' activations) prepared, block by block.
+    /// # Safety
+    /// The CPU must have AVX-512 F and BW.
+    unsafe fn prepare(x: &[f32]) -> Vec<Self::Act>;
     /// `acc` plus the block's dot with the prepared activations `x`, in sixteen lanes.
     /// # Safety
-    /// The CPU must have AVX-512 F, BW and VNNI, and AVX2, FMA and F16C.
-    unsafe fn dot_vnni(block: &[u8; TS], x: &vnni::Act24, acc: __m512) -> __m512;
+    /// The CPU must have AVX-512 F, BW, VL and VNNI, and AVX2, FMA and F16C.
+    unsafe fn dot_vnni(block: &[u8; TS], x: &Self::Act, acc: __m512) -> __m512;
 }
 
 // The sums below use `mul_add`: one instruction where the CPU has FMA, a (slow, exact)
@@ -177,6 +183,18 @@ impl Block<32, 22> for Q5_0 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+impl VnniBlock<22> for Q5_0 {
+    type Act = vnni::Act24x32;
+    unsafe fn prepare(x: &[f32]) -> Vec<vnni::Act24x32> {
+        vnni::prepare_32(x)
+    }
+    #[inline(always)]
+    unsafe fn dot_vnni(b: &[u8; 22], x: &vnni::Act24x32, acc: __m512) -> __m512 {
+        vnni::q5_0(b, x, acc)
+    }
+}
+
 /// Q5_1: `w = d * q + m`, five-bit `q` (see [`q5_ints`]).
 pub(super) struct Q5_1;
 impl Block<32, 24> for Q5_1 {
@@ -269,6 +287,10 @@ impl Block<256, 144> for Q4_K {
 
 #[cfg(target_arch = "x86_64")]
 impl VnniBlock<144> for Q4_K {
+    type Act = vnni::Act24;
+    unsafe fn prepare(x: &[f32]) -> Vec<vnni::Act24> {
+        vnni::prepare(x)
+    }
     #[inline(always)]
     unsafe fn dot_vnni(b: &[u8; 144], x: &vnni::Act24, acc: __m512) -> __m512 {
         vnni::q4_k(b, x, acc)
@@ -330,6 +352,10 @@ impl Block<256, 210> for Q6_K {
 
 #[cfg(target_arch = "x86_64")]
 impl VnniBlock<210> for Q6_K {
+    type Act = vnni::Act24;
+    unsafe fn prepare(x: &[f32]) -> Vec<vnni::Act24> {
+        vnni::prepare(x)
+    }
     #[inline(always)]
     unsafe fn dot_vnni(b: &[u8; 210], x: &vnni::Act24, acc: __m512) -> __m512 {
         vnni::q6_k(b, x, acc)

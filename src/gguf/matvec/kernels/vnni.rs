@@ -1,5 +1,5 @@
-//! Q4_K and Q6_K products on AVX-512 VNNI (`vpdpbusd`: 64 byte products an instruction), with
-//! activations held to f32's precision.
+//! Q4_K, Q6_K and Q5_0 products on AVX-512 VNNI (`vpdpbusd`: 64 byte products an
+//! instruction), with activations held to f32's precision.
 //!
 //! Each run of 256 activations is written as 24-bit integers on a common step, `x = step *
 //! v` with `|v| <= 127 * 2^16` (`step = max|x| / (127 * 2^16)`): the largest keeps 23 of
@@ -17,7 +17,9 @@
 //!
 //! Layout of a run ([`Act24`]): within each 128 values the order is `0..32, 64..96, 32..64,
 //! 96..128`, so a Q4_K register of 64 weight bytes, whose low nibbles are weights `0..32` and
-//! `64..96` of the 128, meets 64 consecutive activation bytes.
+//! `64..96` of the 128, meets 64 consecutive activation bytes. Q5_0 blocks (32 weights, in
+//! models whose width is no multiple of 256) take runs of 32 on a step each ([`Act24x32`]),
+//! in their natural order, 32 byte products an instruction.
 
 use std::arch::x86_64::*;
 
@@ -60,37 +62,81 @@ pub(in crate::gguf::matvec) unsafe fn prepare(x: &[f32]) -> Vec<Act24> {
                 sums,
                 step: 0.0,
             };
-            let max = run.iter().fold(0f32, |m, v| m.max(v.abs()));
-            a.step = max / V_MAX;
-            // (A run too small for a step, below about 1e-38, is left at zero.)
-            let inv = _mm512_set1_pd(if a.step > 0.0 { 1.0 / a.step as f64 } else { 0.0 });
-            for (j, sixteen) in run.chunks_exact(16).enumerate() {
-                // SAFETY: 16 values from `sixteen`'s start.
-                let (lo, hi) = unsafe { (steps(sixteen.as_ptr(), inv), steps(sixteen.as_ptr().add(8), inv)) };
-                let v = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
-                // Balanced bytes: each is the low byte read as signed, the rest carried up.
-                let up = _mm512_srai_epi32::<8>(_mm512_sub_epi32(v, low_signed(v)));
-                let top = _mm512_srai_epi32::<8>(_mm512_sub_epi32(up, low_signed(up)));
-                let at = position(16 * j);
-                for (k, part) in [v, up, top].into_iter().enumerate() {
-                    // SAFETY: 16 bytes of `bytes[k]` from `at`, a multiple of 16 below 256.
-                    unsafe {
-                        _mm_storeu_si128(
-                            a.bytes[k].as_mut_ptr().add(at) as *mut __m128i,
-                            _mm512_cvtepi32_epi8(part),
-                        )
-                    };
-                }
-                let mut vs = [0i32; 16];
-                // SAFETY: 16 lanes into 16 values.
-                unsafe { _mm512_storeu_si512(vs.as_mut_ptr() as *mut _, v) };
-                for (f, four) in vs.chunks_exact(4).enumerate() {
-                    a.offsets[at / 4 + f] = 32 * four.iter().sum::<i32>();
-                }
-            }
+            // SAFETY: the features are enabled here.
+            a.step = unsafe { write_run(run, position, &mut a.bytes, &mut a.offsets, 32) };
             a
         })
         .collect()
+}
+
+/// 32 activations prepared for the kernels of the 32-weight formats ([`q5_0`]): written as
+/// [`Act24`]'s are, on a step of their own, in their natural order.
+#[repr(C, align(32))]
+pub(in crate::gguf::matvec) struct Act24x32 {
+    /// Byte `k` of each `v`.
+    bytes: [[i8; 32]; 3],
+    /// `16 * (v_4i + ... + v_4i+3)` for each four values: Q5_0's `q - 16`.
+    offsets: [i32; 8],
+    step: f32,
+}
+
+/// `x` (a multiple of 32 values) prepared for the 32-weight kernels.
+/// # Safety
+/// The CPU must have AVX-512 F and BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(in crate::gguf::matvec) unsafe fn prepare_32(x: &[f32]) -> Vec<Act24x32> {
+    assert!(x.len().is_multiple_of(32), "activations come in runs of 32");
+    x.chunks_exact(32)
+        .map(|run| {
+            let mut a = Act24x32 {
+                bytes: [[0; 32]; 3],
+                offsets: [0; 8],
+                step: 0.0,
+            };
+            // SAFETY: the features are enabled here.
+            a.step = unsafe { write_run(run, |i| i, &mut a.bytes, &mut a.offsets, 16) };
+            a
+        })
+        .collect()
+}
+
+/// Writes the `N` values of `run` as integers on the run's step (returned): value `i`'s three
+/// balanced bytes at `bytes[k][at(i)]` (`at` keeps each sixteen together, from a multiple of
+/// 16), and `factor` times each four values' sum at `offsets[at(i) / 4]`.
+#[inline(always)]
+unsafe fn write_run<const N: usize>(
+    run: &[f32],
+    at: impl Fn(usize) -> usize,
+    bytes: &mut [[i8; N]; 3],
+    offsets: &mut [i32],
+    factor: i32,
+) -> f32 {
+    assert_eq!(run.len(), N);
+    let step = run.iter().fold(0f32, |m, v| m.max(v.abs())) / V_MAX;
+    // (A run too small for a step, below about 1e-38, is left at zero.)
+    let inv = _mm512_set1_pd(if step > 0.0 { 1.0 / step as f64 } else { 0.0 });
+    for (j, sixteen) in run.chunks_exact(16).enumerate() {
+        let p = sixteen.as_ptr();
+        let v = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(steps(p, inv)), steps(p.add(8), inv));
+        // Balanced bytes: each is the low byte read as signed, the rest carried up.
+        let up = _mm512_srai_epi32::<8>(_mm512_sub_epi32(v, low_signed(v)));
+        let top = _mm512_srai_epi32::<8>(_mm512_sub_epi32(up, low_signed(up)));
+        let to = at(16 * j);
+        assert!(to.is_multiple_of(16) && to + 16 <= N);
+        for (k, part) in [v, up, top].into_iter().enumerate() {
+            // SAFETY: 16 bytes of `bytes[k]` from `to` (checked above).
+            _mm_storeu_si128(
+                bytes[k].as_mut_ptr().add(to) as *mut __m128i,
+                _mm512_cvtepi32_epi8(part),
+            );
+        }
+        let mut vs = [0i32; 16];
+        _mm512_storeu_si512(vs.as_mut_ptr() as *mut _, v);
+        for (f, four) in vs.chunks_exact(4).enumerate() {
+            offsets[to / 4 + f] = factor * four.iter().sum::<i32>();
+        }
+    }
+    step
 }
 
 /// The eight f32 at `p` in steps (`x * inv`, rounded), found in f64.
@@ -204,6 +250,27 @@ pub(in crate::gguf::matvec) unsafe fn q6_k(b: &[u8; 210], x: &Act24, acc: __m512
         }
     }
     _mm512_fmadd_ps(_mm512_set1_ps(f16(b, 208) * x.step), sum, acc)
+}
+
+/// Q5_0 (layout in [`super::q5_ints`]): `acc + d step sum((q - 16) v)`, in the low eight
+/// lanes. The 32 five-bit weights are put in one register of bytes (nibbles `0..16` low,
+/// `16..32` high, the fifth bits added from `qh` as a byte mask).
+#[inline(always)]
+pub(in crate::gguf::matvec) unsafe fn q5_0(b: &[u8; 22], x: &Act24x32, acc: __m512) -> __m512 {
+    let nibble = _mm_set1_epi8(0x0f);
+    let qs = _mm_loadu_si128(b.as_ptr().add(6) as *const __m128i);
+    let low = _mm_and_si128(qs, nibble);
+    let high = _mm_and_si128(_mm_srli_epi16::<4>(qs), nibble);
+    let q = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(low), high);
+    let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+    let q = _mm256_mask_add_epi8(q, qh, q, _mm256_set1_epi8(16));
+    let byte = |k: usize| _mm256_load_si256(x.bytes[k].as_ptr() as *const __m256i);
+    let s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, byte(2));
+    let s = _mm256_dpbusd_epi32(_mm256_slli_epi32::<8>(s), q, byte(1));
+    let s = _mm256_dpbusd_epi32(_mm256_slli_epi32::<8>(s), q, byte(0));
+    let s = _mm256_sub_epi32(s, _mm256_load_si256(x.offsets.as_ptr() as *const __m256i));
+    let scale = _mm512_set1_ps(f16(b, 0) * x.step);
+    _mm512_fmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(s)), scale, acc)
 }
 
 #[cfg(test)]
