@@ -1,8 +1,10 @@
 //! The decoding products' activations against exact f32 ([`DecodeActivations::ExactF32`],
 //! itself checked against transformers in tests/reference.rs), on the first 8 tokens of each
 //! reference prompt (so every product reads the quantized blocks) and on 20 greedy tokens:
-//! - the default ([`DecodeActivations::F32`]), which on CPUs with AVX-512 VNNI writes Q4_K,
-//!   Q6_K and Q5_0 activations as 24-bit integers, must stay within the reference tests'
+//! - the default ([`DecodeActivations::F32`]), which on CPUs with AVX-512 VNNI writes the
+//!   activations of Q4_K, Q6_K, Q5_0, Q4_0, Q4_1 and Q8_0 products as 24-bit integers (the
+//!   first two and the last three with their matrices repacked sixteen rows at a time), must
+//!   stay within the reference tests'
 //!   tolerance (1e-3 of the tensor's max, cosine 0.9999 per position) and decode the same
 //!   tokens;
 //! - 8-bit activations (llama.cpp's scheme, opt-in) are not within it; the bounds here are
@@ -150,6 +152,14 @@ fn check_int8(name: &str, prompts: &str, exact: &Model<Cpu>) {
         "{name}: only {whole} of {} generations agree",
         a.agree.len()
     );
+}
+
+/// SmolLM2: Q4_1 blocks, the unembedding Q8_0 (the sixteen-row 32-weight kernels).
+#[test]
+fn default_activations_are_within_the_reference_tolerance_smollm2() {
+    if let Some(exact) = load("smollm2-135m-instruct", DecodeActivations::ExactF32) {
+        check_default("smollm2-135m-instruct", "smollm2-135m-instruct", &exact);
+    }
 }
 
 #[test]

@@ -186,6 +186,22 @@ impl SharedBytes {
     pub fn as_slice(&self) -> &[u8] {
         &self.backing.bytes()[self.range.clone()]
     }
+
+    /// `len` bytes written by `fill`, held in huge pages where the kernel allows (as
+    /// [`GgufFile::open_resident`]'s), in an ordinary buffer where such a map cannot be made.
+    pub(crate) fn resident(len: usize, fill: impl Fn(&mut [u8])) -> SharedBytes {
+        match resident_map(len, &fill) {
+            Ok(map) => SharedBytes {
+                backing: Backing::Mmap(Arc::new(map)),
+                range: 0..len,
+            },
+            Err(_) => {
+                let mut bytes = vec![0u8; len];
+                fill(&mut bytes);
+                bytes.into()
+            }
+        }
+    }
 }
 
 impl From<Vec<u8>> for SharedBytes {
@@ -215,12 +231,18 @@ impl Backing {
 
 /// `bytes` copied into an anonymous, read-only map advised for huge pages.
 fn resident_copy(bytes: &[u8]) -> std::io::Result<memmap2::Mmap> {
-    let mut copy = memmap2::MmapOptions::new().len(bytes.len()).map_anon()?;
+    resident_map(bytes.len(), |copy| copy.copy_from_slice(bytes))
+}
+
+/// `len` bytes written by `fill` into an anonymous map advised for huge pages, then made
+/// read-only.
+fn resident_map(len: usize, fill: impl FnOnce(&mut [u8])) -> std::io::Result<memmap2::Mmap> {
+    let mut map = memmap2::MmapOptions::new().len(len).map_anon()?;
     // Advice only: a kernel without transparent huge pages refuses it, and 4 KiB pages do.
     #[cfg(target_os = "linux")]
-    let _ = copy.advise(memmap2::Advice::HugePage);
-    copy.copy_from_slice(bytes);
-    copy.make_read_only()
+    let _ = map.advise(memmap2::Advice::HugePage);
+    fill(&mut map);
+    map.make_read_only()
 }
 
 /// A parsed GGUF file: metadata and tensor infos, with the tensor data left in

@@ -6,15 +6,19 @@
 //! 85 MB. Blocks are dotted straight from their integers, `d * sum(q x) + m * sum(x)` per
 //! scale as llama.cpp does, with activations kept in f32 ([`kernels`]). The weights are
 //! exactly the dequantized matrix's; only the order of the additions differs from a dense
-//! product. On CPUs with AVX-512 VNNI, Q4_K, Q6_K and Q5_0 blocks meet activations written
-//! as 24-bit integers per 256 (Q5_0: 32), f32's precision for each run's largest value, and
-//! sum in integers, twice the speed per weight. Opted into with [`QuantMatrix::with_activations`],
+//! product. On CPUs with AVX-512 VNNI, Q4_K, Q6_K, Q5_0, Q4_0, Q4_1 and Q8_0 blocks meet
+//! activations written as 24-bit integers per 256 (the 32-weight formats: per 32), f32's
+//! precision for each run's largest value, and sum in integers; all but Q5_0 are first
+//! repacked sixteen rows at a time ([`rows16`]), so that one instruction serves sixteen rows.
+//! Opted into with [`QuantMatrix::with_activations`],
 //! the activations are kept exactly f32 everywhere, or rounded to 8 bits and the sums taken
 //! in integers ([`int8`]), llama.cpp's way: faster, but no longer the f32 model's product.
 
 mod int8;
 mod kernels;
 mod pool;
+#[cfg(target_arch = "x86_64")]
+mod rows16;
 
 use int8::{Int8Block, Quantized};
 use kernels::*;
@@ -35,15 +39,20 @@ pub struct QuantMatrix {
     row_map: Option<Vec<u32>>,
     /// How the activations enter the products.
     activations: DecodeActivations,
+    /// The matrix repacked sixteen rows at a time for the AVX-512 VNNI kernels ([`rows16`]),
+    /// made on the first product that takes it (`None` where it does not apply).
+    #[cfg(target_arch = "x86_64")]
+    rows16: std::sync::OnceLock<Option<rows16::Rows16>>,
 }
 
 /// How products of a few rows (decoding, short prompts) take their activations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DecodeActivations {
     /// Activations at f32's precision (the default; what probes and hidden-state comparisons
-    /// should see). On CPUs with AVX-512 VNNI, Q4_K, Q6_K and Q5_0 products write each 256
-    /// (Q5_0: 32) activations as 24-bit integers on one step, within `2^-24` of the run's
-    /// largest value (`kernels`' `vnni`; `tests/decode_activations.rs` holds them to the
+    /// should see). On CPUs with AVX-512 VNNI, Q4_K, Q6_K, Q5_0, Q4_0, Q4_1 and Q8_0 products
+    /// write each 256 (32-weight formats: 32) activations as 24-bit integers on one step,
+    /// within `2^-24` of the run's largest value (`kernels`' `vnni`, and `rows16`;
+    /// `tests/decode_activations.rs` holds them to the
     /// reference tolerance of [`DecodeActivations::ExactF32`]); elsewhere the same as that.
     #[default]
     F32,
@@ -65,7 +74,8 @@ enum Kernels {
     Portable,
     /// AVX2, FMA and F16C ([`kernels`]'s `avx2`).
     Avx2,
-    /// AVX-512 VNNI for the block types that have such a kernel (Q4_K, Q6_K, Q5_0;
+    /// AVX-512 VNNI for the block types that have such a kernel (Q4_K, Q6_K, Q4_0, Q4_1 and
+    /// Q8_0 repacked, [`rows16`]; Q5_0 and matrices whose rows are no multiple of sixteen,
     /// [`kernels`]'s `vnni`), AVX2 for the rest.
     Avx512Vnni,
 }
@@ -161,6 +171,8 @@ impl QuantMatrix {
             row_bytes: cols / bs * ts,
             row_map: None,
             activations: DecodeActivations::F32,
+            #[cfg(target_arch = "x86_64")]
+            rows16: Default::default(),
         })
     }
 
@@ -168,6 +180,10 @@ impl QuantMatrix {
     pub fn with_row_map(mut self, map: Vec<u32>) -> Self {
         assert_eq!(map.len(), self.rows, "one stored row per output row");
         self.row_map = Some(map);
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.rows16 = Default::default();
+        }
         self
     }
 
@@ -446,6 +462,11 @@ fn sums_of_32<const BS: usize>(x: &[f32]) -> Vec<[f32; 8]> {
 impl QuantMatrix {
     /// The product on AVX-512 VNNI, `None` for a block type without such a kernel.
     fn vnni_product(&self, x: &[f32], m: usize) -> Option<Vec<f32>> {
+        if let Some(r) = self.rows16.get_or_init(|| rows16::Rows16::new(self)) {
+            // SAFETY: only `Kernels::Avx512Vnni` comes here, which `Kernels::best` returns
+            // where the CPU has the features.
+            return Some(unsafe { r.product(self, x, m) });
+        }
         Some(match self.ty {
             GgmlType::Q5_0 => self.product_vnni::<22, Q5_0>(x, m),
             GgmlType::Q4_K => self.product_vnni::<144, Q4_K>(x, m),

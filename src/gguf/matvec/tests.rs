@@ -44,8 +44,11 @@ fn blocks(ty: GgmlType, n_blocks: usize, seed: u64) -> Vec<u8> {
 fn products_equal_the_dequantized_matrix_for_every_block_type() {
     // Every set of kernels the CPU runs (portable, AVX2, AVX-512 BF16).
     // Every block type the dequantizer reads (so a new one without a kernel fails here).
-    for &ty in SUPPORTED_TYPES.iter().filter(|t| t.block_size() != Some(1)) {
-        let (rows, cols, m) = (70, 512, 3);
+    // 80 rows: repacked sixteen rows at a time on AVX-512 VNNI where the format has such a
+    // layout ([`rows16`]); 70: not.
+    let types = SUPPORTED_TYPES.iter().filter(|t| t.block_size() != Some(1));
+    for (&ty, rows) in types.flat_map(|ty| [(ty, 70), (ty, 80)]) {
+        let (cols, m) = (512, 3);
         let bytes = blocks(ty, rows * cols / ty.block_size().unwrap(), 7);
         let w = dequantize(ty, &bytes, rows * cols).unwrap();
         assert!(w.iter().all(|v| v.is_finite()), "{ty:?}");
@@ -56,6 +59,7 @@ fn products_equal_the_dequantized_matrix_for_every_block_type() {
         let q = q.with_row_map((0..rows as u32).rev().collect());
         for k in Kernels::available() {
             let y = q.product(&x, m, k);
+            assert_repacked_where_it_applies(&q, k);
             for i in 0..m {
                 for r in 0..rows {
                     let src = rows - 1 - r;
@@ -76,14 +80,36 @@ fn products_equal_the_dequantized_matrix_for_every_block_type() {
     }
 }
 
+/// Checks that a product through kernels `k` took the repacked matrix exactly where it
+/// applies (Q4_K, Q6_K, Q4_0, Q4_1, Q8_0): AVX-512 VNNI kernels, f32 activations, rows a multiple of sixteen.
+fn assert_repacked_where_it_applies(q: &QuantMatrix, k: Kernels) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use GgmlType::*;
+        let applies = matches!(q.ty, Q4_K | Q6_K | Q4_0 | Q4_1 | Q8_0)
+            && q.rows.is_multiple_of(16)
+            && k == Kernels::Avx512Vnni
+            && q.activations == DecodeActivations::F32;
+        let made = q.rows16.get().is_some_and(|r| r.is_some());
+        assert_eq!(made, applies, "{:?} {k:?} {} rows", q.ty, q.rows);
+    }
+    let _ = (q, k);
+}
+
 /// Activations of several magnitudes, all terms positive so no error cancels: each product
 /// must be within 1e-6 of the exact one. The AVX-512 VNNI kernels' 24-bit activations are
-/// off by at most half a step, `2^-24` of the largest of each 256 (32 for Q5_0; here at most
+/// off by at most half a step, `2^-24` of the largest of each 256 (32 for the 32-weight formats; here at most
 /// 3e-7 of a mean value); dropping the lowest of each activation's three bytes puts a product
 /// 2e-6 off (checked: it fails here). Every set of kernels the CPU runs.
 #[test]
 fn products_of_positive_terms_keep_the_activations_precision() {
-    for ty in [GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0] {
+    for ty in [
+        GgmlType::Q4_K,
+        GgmlType::Q6_K,
+        GgmlType::Q5_0,
+        GgmlType::Q4_1,
+        GgmlType::Q8_0,
+    ] {
         let (rows, cols) = (16, 512);
         let mut bytes = blocks(ty, rows * cols / ty.block_size().unwrap(), 5);
         for b in bytes.chunks_exact_mut(ty.type_size().unwrap()) {
@@ -92,6 +118,11 @@ fn products_of_positive_terms_keep_the_activations_precision() {
             } else if ty == GgmlType::Q5_0 {
                 // d ~0.1, every fifth bit set: q - 16 >= 0
                 b[..6].copy_from_slice(&[0x66, 0x2e, 0xff, 0xff, 0xff, 0xff]);
+            } else if ty == GgmlType::Q4_1 {
+                b[..4].copy_from_slice(&[0x66, 0x2e, 0x66, 0x2e]); // d and m ~0.1
+            } else if ty == GgmlType::Q8_0 {
+                b[..2].copy_from_slice(&[0x66, 0x2e]);
+                b[2..].iter_mut().for_each(|q| *q &= 0x7f); // q >= 0
             } else {
                 b[128..192].fill(0xaa); // upper bits 2: q - 32 >= 0
                 for (s, v) in b[192..208].iter_mut().enumerate() {
@@ -111,6 +142,7 @@ fn products_of_positive_terms_keep_the_activations_precision() {
         let q = QuantMatrix::new(SharedBytes::from(bytes), ty, rows, cols).unwrap();
         for k in Kernels::available() {
             let y = q.product(&x, 1, k);
+            assert_repacked_where_it_applies(&q, k);
             for r in 0..rows {
                 let exact: f64 = (0..cols).map(|c| w[r * cols + c] as f64 * x[c] as f64).sum();
                 let got = y[r] as f64;

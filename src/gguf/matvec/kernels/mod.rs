@@ -11,7 +11,9 @@
 //! ([`avx2`]), 1.4-1.5x faster than the compiler's vectorisation of these (BENCHMARKS.md).
 //! Where the CPU has AVX-512 VNNI, Q4_K, Q6_K and Q5_0 (most of a Q4_K_M model) take 32 or
 //! 64 byte products an instruction, with each run of 256 (Q5_0: 32) activations written as
-//! 24-bit integers on one step, f32's precision for the run's largest value ([`vnni`]).
+//! 24-bit integers on one step, f32's precision for the run's largest value ([`vnni`]);
+//! matrices whose rows are a multiple of sixteen are dotted instead in the repacked layout of
+//! [`super::rows16`], which also covers Q4_0, Q4_1 and Q8_0.
 
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx2;

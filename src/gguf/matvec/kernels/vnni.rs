@@ -104,7 +104,7 @@ pub(in crate::gguf::matvec) unsafe fn prepare_32(x: &[f32]) -> Vec<Act24x32> {
 /// balanced bytes at `bytes[k][at(i)]` (`at` keeps each sixteen together, from a multiple of
 /// 16), and `factor` times each four values' sum at `offsets[at(i) / 4]`.
 #[inline(always)]
-unsafe fn write_run<const N: usize>(
+pub(in crate::gguf::matvec) unsafe fn write_run<const N: usize>(
     run: &[f32],
     at: impl Fn(usize) -> usize,
     bytes: &mut [[i8; N]; 3],
