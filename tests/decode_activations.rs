@@ -2,8 +2,8 @@
 //! itself checked against transformers in tests/reference.rs), on the first 8 tokens of each
 //! reference prompt (so every product reads the quantized blocks) and on 20 greedy tokens:
 //! - the default ([`DecodeActivations::F32`]), which on CPUs with AVX-512 VNNI writes the
-//!   activations of Q4_K, Q6_K, Q5_0, Q4_0, Q4_1 and Q8_0 products as 24-bit integers (the
-//!   first two and the last three with their matrices repacked sixteen rows at a time), must
+//!   activations of Q4_K, Q6_K, Q5_0, Q4_0, Q4_1 and Q8_0 products as 24-bit integers (with
+//!   their matrices repacked sixteen rows at a time where the rows allow), must
 //!   stay within the reference tests'
 //!   tolerance (1e-3 of the tensor's max, cosine 0.9999 per position) and decode the same
 //!   tokens;

@@ -187,8 +187,9 @@ impl SharedBytes {
         &self.backing.bytes()[self.range.clone()]
     }
 
-    /// `len` bytes written by `fill`, held in huge pages where the kernel allows (as
-    /// [`GgufFile::open_resident`]'s), in an ordinary buffer where such a map cannot be made.
+    /// `len` bytes written by `fill` (given them zeroed), held in huge pages where the kernel
+    /// allows (as [`GgufFile::open_resident`]'s), in an ordinary buffer where such a map
+    /// cannot be made.
     pub(crate) fn resident(len: usize, fill: impl Fn(&mut [u8])) -> SharedBytes {
         match resident_map(len, &fill) {
             Ok(map) => SharedBytes {

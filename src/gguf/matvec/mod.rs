@@ -8,8 +8,9 @@
 //! exactly the dequantized matrix's; only the order of the additions differs from a dense
 //! product. On CPUs with AVX-512 VNNI, Q4_K, Q6_K, Q5_0, Q4_0, Q4_1 and Q8_0 blocks meet
 //! activations written as 24-bit integers per 256 (the 32-weight formats: per 32), f32's
-//! precision for each run's largest value, and sum in integers; all but Q5_0 are first
-//! repacked sixteen rows at a time ([`rows16`]), so that one instruction serves sixteen rows.
+//! precision for each run's largest value, and sum in integers; matrices whose rows are a
+//! multiple of sixteen are first repacked sixteen rows at a time ([`rows16`]), so that one
+//! instruction serves sixteen rows.
 //! Opted into with [`QuantMatrix::with_activations`],
 //! the activations are kept exactly f32 everywhere, or rounded to 8 bits and the sums taken
 //! in integers ([`int8`]), llama.cpp's way: faster, but no longer the f32 model's product.
@@ -74,9 +75,9 @@ enum Kernels {
     Portable,
     /// AVX2, FMA and F16C ([`kernels`]'s `avx2`).
     Avx2,
-    /// AVX-512 VNNI for the block types that have such a kernel (Q4_K, Q6_K, Q4_0, Q4_1 and
-    /// Q8_0 repacked, [`rows16`]; Q5_0 and matrices whose rows are no multiple of sixteen,
-    /// [`kernels`]'s `vnni`), AVX2 for the rest.
+    /// AVX-512 VNNI for the block types that have such a kernel (Q4_K, Q6_K, Q4_0, Q4_1, Q5_0
+    /// and Q8_0 repacked, [`rows16`]; Q4_K, Q6_K and Q5_0 matrices whose rows are no multiple
+    /// of sixteen, [`kernels`]'s `vnni`), AVX2 for the rest.
     Avx512Vnni,
 }
 

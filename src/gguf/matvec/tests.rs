@@ -81,12 +81,12 @@ fn products_equal_the_dequantized_matrix_for_every_block_type() {
 }
 
 /// Checks that a product through kernels `k` took the repacked matrix exactly where it
-/// applies (Q4_K, Q6_K, Q4_0, Q4_1, Q8_0): AVX-512 VNNI kernels, f32 activations, rows a multiple of sixteen.
+/// applies (Q4_K, Q6_K, Q4_0, Q4_1, Q5_0, Q8_0): AVX-512 VNNI kernels, f32 activations, rows a multiple of sixteen.
 fn assert_repacked_where_it_applies(q: &QuantMatrix, k: Kernels) {
     #[cfg(target_arch = "x86_64")]
     {
         use GgmlType::*;
-        let applies = matches!(q.ty, Q4_K | Q6_K | Q4_0 | Q4_1 | Q8_0)
+        let applies = matches!(q.ty, Q4_K | Q6_K | Q4_0 | Q4_1 | Q5_0 | Q8_0)
             && q.rows.is_multiple_of(16)
             && k == Kernels::Avx512Vnni
             && q.activations == DecodeActivations::F32;

@@ -1,4 +1,4 @@
-//! The 32-weight formats' tiles (Q4_0, Q4_1, Q8_0): 32 columns, one block of each of sixteen
+//! The 32-weight formats' tiles (Q4_0, Q4_1, Q5_0, Q8_0): 32 columns, one block of each of sixteen
 //! rows, activations on one step per 32 (models such as SmolLM2 and Gemma 3 have widths that
 //! are no multiple of 256).
 
@@ -45,15 +45,22 @@ fn nibble(qs: &[u8], c: usize) -> u8 {
 }
 
 /// Each row's `sum((q - offset) v)` for the 256 bytes of nibbles at `p` (as [`pack_nibbles`]
-/// writes them), in f32.
+/// writes them), in f32; with `fifth`, 16 added to each weight whose bit is set in the eight
+/// 64-bit masks there (one per four columns, bit `4l + i` for row `l`'s column `4r + i`).
 #[inline(always)]
-unsafe fn nibble_dots(p: *const u8, x: &Run32, offset: i32) -> __m512 {
+unsafe fn nibble_dots(p: *const u8, x: &Run32, offset: i32, fifth: Option<*const u8>) -> __m512 {
     let mask = _mm512_set1_epi8(0x0f);
     let mut s = x.byte_sums.map(|a| _mm512_set1_epi32(-offset * a));
     for e in 0..4 {
         let v = _mm512_loadu_si512(p.add(64 * e) as *const _);
-        let lo = _mm512_and_si512(v, mask);
-        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), mask);
+        let mut lo = _mm512_and_si512(v, mask);
+        let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), mask);
+        if let Some(f) = fifth {
+            let bits = |r: usize| f.add(8 * r).cast::<u64>().read_unaligned();
+            let sixteen = _mm512_set1_epi8(16);
+            lo = _mm512_mask_add_epi8(lo, bits(2 * e), lo, sixteen);
+            hi = _mm512_mask_add_epi8(hi, bits(2 * e + 1), hi, sixteen);
+        }
         for (k, s) in s.iter_mut().enumerate() {
             *s = _mm512_dpbusd_epi32(*s, lo, four(&x.bytes[k], 8 * e));
             *s = _mm512_dpbusd_epi32(*s, hi, four(&x.bytes[k], 8 * e + 4));
@@ -90,7 +97,7 @@ impl Layout for Q40 {
 
     #[inline(always)]
     unsafe fn dot(p: *const u8, x: &Run32, acc: __m512) -> __m512 {
-        _mm512_fmadd_ps(scales(p, x), nibble_dots(p.add(32), x, 8), acc)
+        _mm512_fmadd_ps(scales(p, x), nibble_dots(p.add(32), x, 8, None), acc)
     }
 }
 
@@ -117,7 +124,38 @@ impl Layout for Q41 {
     unsafe fn dot(p: *const u8, x: &Run32, acc: __m512) -> __m512 {
         let m = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(32) as *const __m256i));
         let acc = _mm512_fmadd_ps(m, _mm512_set1_ps(x.sum), acc);
-        _mm512_fmadd_ps(scales(p, x), nibble_dots(p.add(64), x, 0), acc)
+        _mm512_fmadd_ps(scales(p, x), nibble_dots(p.add(64), x, 0, None), acc)
+    }
+}
+
+/// Q5_0: `w = d (q - 16)`, five-bit `q`. Tile: the sixteen rows' `d` (f16), the low four bits
+/// as Q4_0's from 32, then from 288 the fifth bits, one 64-bit mask for each four columns
+/// `4r..4r + 4` whose bit `4l + i` is row `l`'s of column `4r + i`.
+pub(super) struct Q50;
+impl Layout for Q50 {
+    const COLS: usize = 32;
+    const BLOCK: usize = 22;
+    const TILE: usize = 32 + 256 + 64;
+    type Act = Run32;
+
+    unsafe fn prepare(x: &[f32]) -> Vec<Run32> {
+        prepare(x)
+    }
+
+    /// (Sets the fifth bits of row `l` and leaves the others': the tiles start zeroed.)
+    fn repack(b: &[u8], l: usize, tile: &mut [u8]) {
+        tile[2 * l..2 * l + 2].copy_from_slice(&b[0..2]);
+        pack_nibbles(|c| nibble(&b[6..22], c), l, &mut tile[32..288]);
+        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+        for c in (0..32).filter(|c| qh >> c & 1 == 1) {
+            let bit = 64 * (c / 4) + 4 * l + c % 4;
+            tile[288 + bit / 8] |= 1 << (bit % 8);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn dot(p: *const u8, x: &Run32, acc: __m512) -> __m512 {
+        _mm512_fmadd_ps(scales(p, x), nibble_dots(p.add(32), x, 16, Some(p.add(288))), acc)
     }
 }
 
@@ -163,4 +201,4 @@ impl Layout for Q80 {
 
 // One tile per block.
 const _: () = assert!(Q40::TILE == ROWS * Q40::BLOCK && Q41::TILE == ROWS * Q41::BLOCK);
-const _: () = assert!(Q80::TILE == ROWS * Q80::BLOCK);
+const _: () = assert!(Q50::TILE == ROWS * Q50::BLOCK && Q80::TILE == ROWS * Q80::BLOCK);

@@ -1,5 +1,5 @@
 //! Matrices repacked sixteen rows at a time for AVX-512 VNNI decoding: Q4_K, Q6_K
-//! ([`k_quants`]), Q4_0, Q4_1 and Q8_0 ([`blocks32`]).
+//! ([`k_quants`]), Q4_0, Q4_1, Q5_0 and Q8_0 ([`blocks32`]).
 //!
 //! The block kernels of [`super::kernels`] dot one row's block at a time: each `vpdpbusd` sums
 //! four products into each of sixteen lanes that belong to the same row, so every 16 or 32
@@ -79,6 +79,7 @@ impl Rows16 {
             GgmlType::Q6_K => (repack::<k_quants::Q6K>(q), 256),
             GgmlType::Q4_0 => (repack::<blocks32::Q40>(q), 32),
             GgmlType::Q4_1 => (repack::<blocks32::Q41>(q), 32),
+            GgmlType::Q5_0 => (repack::<blocks32::Q50>(q), 32),
             GgmlType::Q8_0 => (repack::<blocks32::Q80>(q), 32),
             _ => return None,
         };
@@ -98,6 +99,7 @@ impl Rows16 {
             GgmlType::Q6_K => self.product_in::<k_quants::Q6K>(q, x, m),
             GgmlType::Q4_0 => self.product_in::<blocks32::Q40>(q, x, m),
             GgmlType::Q4_1 => self.product_in::<blocks32::Q41>(q, x, m),
+            GgmlType::Q5_0 => self.product_in::<blocks32::Q50>(q, x, m),
             _ => self.product_in::<blocks32::Q80>(q, x, m),
         }
     }
