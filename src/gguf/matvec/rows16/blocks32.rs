@@ -1,6 +1,6 @@
-//! The 32-weight formats' tiles (Q4_0, Q4_1, Q5_0, Q8_0): 32 columns, one block of each of sixteen
-//! rows, activations on one step per 32 (models such as SmolLM2 and Gemma 3 have widths that
-//! are no multiple of 256).
+//! The 32-weight formats' tiles (Q4_0, Q4_1, Q5_0, Q8_0): 32 columns, one block of each of
+//! sixteen rows, activations on one step per 32 (models such as SmolLM2 and Gemma 3 have
+//! widths that are no multiple of 256).
 
 use std::arch::x86_64::*;
 
@@ -12,7 +12,7 @@ use super::{four, join, pack_nibbles, Layout, ROWS};
 #[repr(C, align(32))]
 pub(super) struct Run32 {
     bytes: [[i8; 32]; 3],
-    /// `sum(a_k)` for each byte `k` (for the weights' offsets, `q - 8`, `q - 128`).
+    /// `sum(a_k)` for each byte `k` (for the weights' offsets: `q - 8`, `q - 16`, `q - 128`).
     byte_sums: [i32; 3],
     /// The sum of the 32 activations, in f32 (Q4_1's mins).
     sum: f32,

@@ -190,8 +190,9 @@ unsafe fn signed16(p: *const u8) -> __m512 {
 }
 
 /// A sub-block's three integer sums (one per activation byte) as one f32 dot: the top two
-/// joined exactly (`(s2 << 8) + s1` stays below `2^24`: at most 32 four-bit or 16 signed
-/// six-bit weights times a signed byte, shifted by 8), the lowest added in f32. (For eight-bit
+/// joined exactly (`(s2 << 8) + s1` stays below `2^24`: at most 32 weights of size at most 16
+/// (four bits, or Q5_0's `q - 16`) or 16 of Q6_K's `q - 32` times a signed byte, shifted by
+/// 8), the lowest added in f32. (For eight-bit
 /// weights the join is no longer exact in integers: [`blocks32`] joins them in f32.)
 #[inline(always)]
 unsafe fn join(s: [__m512i; 3]) -> __m512 {
