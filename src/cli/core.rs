@@ -82,7 +82,8 @@ pub(super) struct GenerateArgs {
     #[arg(long, conflicts_with = "exact_activations")]
     int8_activations: bool,
     /// Keep activations exactly f32 in every quantized product (by default CPUs with AVX-512
-    /// VNNI take Q4_K, Q6_K and Q5_0 activations as 24-bit integers, f32's precision; see
+    /// VNNI take the activations of Q4_K, Q6_K, Q5_0, Q4_0, Q4_1 and Q8_0 products as 24-bit
+    /// integers, f32's precision; see
     /// BENCHMARKS.md): slower there, the same elsewhere.
     #[arg(long)]
     exact_activations: bool,

@@ -81,7 +81,8 @@ fn products_equal_the_dequantized_matrix_for_every_block_type() {
 }
 
 /// Checks that a product through kernels `k` took the repacked matrix exactly where it
-/// applies (Q4_K, Q6_K, Q4_0, Q4_1, Q5_0, Q8_0): AVX-512 VNNI kernels, f32 activations, rows a multiple of sixteen.
+/// applies (Q4_K, Q6_K, Q4_0, Q4_1, Q5_0, Q8_0): AVX-512 VNNI kernels, f32 activations, rows
+/// a multiple of sixteen.
 fn assert_repacked_where_it_applies(q: &QuantMatrix, k: Kernels) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -98,8 +99,8 @@ fn assert_repacked_where_it_applies(q: &QuantMatrix, k: Kernels) {
 
 /// Activations of several magnitudes, all terms positive so no error cancels: each product
 /// must be within 1e-6 of the exact one. The AVX-512 VNNI kernels' 24-bit activations are
-/// off by at most half a step, `2^-24` of the largest of each 256 (32 for the 32-weight formats; here at most
-/// 3e-7 of a mean value); dropping the lowest of each activation's three bytes puts a product
+/// off by at most half a step, `2^-24` of the largest of each 256 (32 for the 32-weight
+/// formats; here at most 3e-7 of a mean value); dropping the lowest of each activation's three bytes puts a product
 /// 2e-6 off (checked: it fails here). Every set of kernels the CPU runs.
 #[test]
 fn products_of_positive_terms_keep_the_activations_precision() {

@@ -5,7 +5,7 @@
 use std::arch::x86_64::*;
 
 use super::super::kernels::vnni::write_run;
-use super::{four, join, pack_nibbles, Layout, ROWS};
+use super::{four, join, pack_nibbles, Layout, Prepared, ROWS};
 
 /// 32 activations prepared for the kernels: each written as three signed bytes `a_k` of a
 /// 24-bit integer on the run's step, as `vnni` writes them, in natural order.
@@ -17,6 +17,13 @@ pub(super) struct Run32 {
     /// The sum of the 32 activations, in f32 (Q4_1's mins).
     sum: f32,
     step: f32,
+}
+
+impl Prepared for Run32 {
+    const COLS: usize = 32;
+    unsafe fn prepare(x: &[f32]) -> Vec<Run32> {
+        prepare(x)
+    }
 }
 
 /// `x` (a multiple of 32 values) prepared for the kernels.
@@ -81,14 +88,9 @@ unsafe fn scales(p: *const u8, x: &Run32) -> __m512 {
 /// Q4_0: `w = d (q - 8)`. Tile: the sixteen rows' `d` (f16), then the nibbles from 32.
 pub(super) struct Q40;
 impl Layout for Q40 {
-    const COLS: usize = 32;
     const BLOCK: usize = 18;
     const TILE: usize = 32 + 256;
     type Act = Run32;
-
-    unsafe fn prepare(x: &[f32]) -> Vec<Run32> {
-        prepare(x)
-    }
 
     fn repack(b: &[u8], l: usize, tile: &mut [u8]) {
         tile[2 * l..2 * l + 2].copy_from_slice(&b[0..2]);
@@ -105,14 +107,9 @@ impl Layout for Q40 {
 /// from 64.
 pub(super) struct Q41;
 impl Layout for Q41 {
-    const COLS: usize = 32;
     const BLOCK: usize = 20;
     const TILE: usize = 64 + 256;
     type Act = Run32;
-
-    unsafe fn prepare(x: &[f32]) -> Vec<Run32> {
-        prepare(x)
-    }
 
     fn repack(b: &[u8], l: usize, tile: &mut [u8]) {
         tile[2 * l..2 * l + 2].copy_from_slice(&b[0..2]);
@@ -133,14 +130,9 @@ impl Layout for Q41 {
 /// `4r..4r + 4` whose bit `4l + i` is row `l`'s of column `4r + i`.
 pub(super) struct Q50;
 impl Layout for Q50 {
-    const COLS: usize = 32;
     const BLOCK: usize = 22;
     const TILE: usize = 32 + 256 + 64;
     type Act = Run32;
-
-    unsafe fn prepare(x: &[f32]) -> Vec<Run32> {
-        prepare(x)
-    }
 
     /// (Sets the fifth bits of row `l` and leaves the others': the tiles start zeroed.)
     fn repack(b: &[u8], l: usize, tile: &mut [u8]) {
@@ -164,14 +156,9 @@ impl Layout for Q50 {
 /// unsigned byte, as `vpdpbusd` takes its weights) of column `4r + i`.
 pub(super) struct Q80;
 impl Layout for Q80 {
-    const COLS: usize = 32;
     const BLOCK: usize = 34;
     const TILE: usize = 32 + 512;
     type Act = Run32;
-
-    unsafe fn prepare(x: &[f32]) -> Vec<Run32> {
-        prepare(x)
-    }
 
     fn repack(b: &[u8], l: usize, tile: &mut [u8]) {
         tile[2 * l..2 * l + 2].copy_from_slice(&b[0..2]);

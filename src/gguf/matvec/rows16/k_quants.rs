@@ -4,7 +4,7 @@ use std::arch::x86_64::*;
 
 use super::super::kernels::vnni::write_run;
 use super::super::sums_of_32;
-use super::{four, join, pack_nibbles, signed16, unsigned16, Layout, ROWS};
+use super::{four, join, pack_nibbles, signed16, unsigned16, Layout, Prepared, ROWS};
 use crate::gguf::dequant::scale_min_k4;
 
 /// 256 activations prepared for the kernels: each written as three signed bytes `a_k` of a
@@ -17,6 +17,13 @@ pub(super) struct Run {
     /// The sum of each 32 activations, in f32 (Q4_K's mins).
     sums: [f32; 8],
     step: f32,
+}
+
+impl Prepared for Run {
+    const COLS: usize = 256;
+    unsafe fn prepare(x: &[f32]) -> Vec<Run> {
+        prepare(x)
+    }
 }
 
 /// `x` (a multiple of 256 values) prepared for the kernels.
@@ -51,14 +58,9 @@ unsafe fn prepare(x: &[f32]) -> Vec<Run> {
 /// its low nibble and `32j + 8p + 4 + i` in its high nibble.
 pub(super) struct Q4K;
 impl Layout for Q4K {
-    const COLS: usize = 256;
     const BLOCK: usize = 144;
     const TILE: usize = 320 + 2048;
     type Act = Run;
-
-    unsafe fn prepare(x: &[f32]) -> Vec<Run> {
-        prepare(x)
-    }
 
     fn repack(b: &[u8], l: usize, tile: &mut [u8]) {
         tile[2 * l..2 * l + 2].copy_from_slice(&b[0..2]);
@@ -105,14 +107,9 @@ impl Layout for Q4K {
 /// 64 bytes a sub-block whose byte `4l + i` holds those of weight `16s + 4r + i` at bits `2r`.
 pub(super) struct Q6K;
 impl Layout for Q6K {
-    const COLS: usize = 256;
     const BLOCK: usize = 210;
     const TILE: usize = 288 + 2048 + 1024;
     type Act = Run;
-
-    unsafe fn prepare(x: &[f32]) -> Vec<Run> {
-        prepare(x)
-    }
 
     fn repack(b: &[u8], l: usize, tile: &mut [u8]) {
         tile[2 * l..2 * l + 2].copy_from_slice(&b[208..210]);

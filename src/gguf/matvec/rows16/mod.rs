@@ -41,24 +41,29 @@ const _: () = assert!(super::ROWS_PER_TASK.is_multiple_of(ROWS));
 #[derive(Clone, Debug)]
 pub(super) struct Rows16 {
     bytes: SharedBytes,
-    ty: GgmlType,
     /// Tiles per row group.
     tiles: usize,
+    /// [`Rows16::product_in`] for the matrix's format.
+    product: unsafe fn(&Rows16, &QuantMatrix, &[f32], usize) -> Vec<f32>,
+}
+
+/// One tile's columns of activations, prepared for the kernels.
+trait Prepared: Sized + Sync {
+    /// Columns of a tile.
+    const COLS: usize;
+    /// `x` (a whole number of tiles' columns) prepared, tile by tile.
+    /// # Safety
+    /// The CPU must have AVX-512 F and BW.
+    unsafe fn prepare(x: &[f32]) -> Vec<Self>;
 }
 
 /// A block format's tile: its bytes, how a block is written into it, and its kernel.
 trait Layout {
-    /// Columns of a tile: one block's weights.
-    const COLS: usize;
-    /// Bytes of a block, and of a tile of sixteen.
+    /// Bytes of a block (one tile's columns of one row), and of a tile of sixteen.
     const BLOCK: usize;
     const TILE: usize;
-    /// One tile's columns of activations, prepared.
-    type Act: Sync;
-    /// `x` (a whole number of tiles' columns) prepared, tile by tile.
-    /// # Safety
-    /// The CPU must have AVX-512 F and BW.
-    unsafe fn prepare(x: &[f32]) -> Vec<Self::Act>;
+    /// The activations the kernel takes.
+    type Act: Prepared;
     /// Writes `block` as row `l` of `tile`.
     fn repack(block: &[u8], l: usize, tile: &mut [u8]);
     /// `acc` plus the tile's sixteen dots with `x`, lane `l` for row `l`.
@@ -74,39 +79,49 @@ impl Rows16 {
         if !q.rows.is_multiple_of(ROWS) || q.rows == 0 {
             return None;
         }
-        let (bytes, cols) = match q.ty {
-            GgmlType::Q4_K => (repack::<k_quants::Q4K>(q), 256),
-            GgmlType::Q6_K => (repack::<k_quants::Q6K>(q), 256),
-            GgmlType::Q4_0 => (repack::<blocks32::Q40>(q), 32),
-            GgmlType::Q4_1 => (repack::<blocks32::Q41>(q), 32),
-            GgmlType::Q5_0 => (repack::<blocks32::Q50>(q), 32),
-            GgmlType::Q8_0 => (repack::<blocks32::Q80>(q), 32),
+        Some(match q.ty {
+            GgmlType::Q4_K => Self::repack::<k_quants::Q4K>(q),
+            GgmlType::Q6_K => Self::repack::<k_quants::Q6K>(q),
+            GgmlType::Q4_0 => Self::repack::<blocks32::Q40>(q),
+            GgmlType::Q4_1 => Self::repack::<blocks32::Q41>(q),
+            GgmlType::Q5_0 => Self::repack::<blocks32::Q50>(q),
+            GgmlType::Q8_0 => Self::repack::<blocks32::Q80>(q),
             _ => return None,
-        };
-        Some(Rows16 {
-            bytes,
-            ty: q.ty,
-            tiles: q.cols / cols,
         })
     }
 
-    /// `x W^T` for the `m` rows of `x`, as [`QuantMatrix::matmul_t`].
+    /// `q`'s blocks written into tiles of layout `L`, sixteen output rows to a group.
+    fn repack<L: Layout>(q: &QuantMatrix) -> Self {
+        let tiles = q.cols / L::Act::COLS;
+        let data = q.bytes.as_slice();
+        let stored = |r: usize| q.row_map.as_ref().map_or(r, |m| m[r] as usize);
+        let bytes = SharedBytes::resident(q.rows / ROWS * tiles * L::TILE, |out| {
+            out.par_chunks_exact_mut(L::TILE).enumerate().for_each(|(n, tile)| {
+                let (g, t) = (n / tiles, n % tiles);
+                for l in 0..ROWS {
+                    let at = stored(ROWS * g + l) * q.row_bytes + L::BLOCK * t;
+                    L::repack(&data[at..at + L::BLOCK], l, tile);
+                }
+            })
+        });
+        Rows16 {
+            bytes,
+            tiles,
+            product: Self::product_in::<L>,
+        }
+    }
+
+    /// `x W^T` for the `m` rows of `x`, as [`QuantMatrix::matmul_t`] (`q` is the matrix
+    /// this was repacked from).
     /// # Safety
     /// The CPU must have AVX-512 F, BW and VNNI.
     pub(super) unsafe fn product(&self, q: &QuantMatrix, x: &[f32], m: usize) -> Vec<f32> {
-        match self.ty {
-            GgmlType::Q4_K => self.product_in::<k_quants::Q4K>(q, x, m),
-            GgmlType::Q6_K => self.product_in::<k_quants::Q6K>(q, x, m),
-            GgmlType::Q4_0 => self.product_in::<blocks32::Q40>(q, x, m),
-            GgmlType::Q4_1 => self.product_in::<blocks32::Q41>(q, x, m),
-            GgmlType::Q5_0 => self.product_in::<blocks32::Q50>(q, x, m),
-            _ => self.product_in::<blocks32::Q80>(q, x, m),
-        }
+        (self.product)(self, q, x, m)
     }
 
     unsafe fn product_in<L: Layout>(&self, q: &QuantMatrix, x: &[f32], m: usize) -> Vec<f32> {
         // Prepared once here rather than in every task.
-        let xs = L::prepare(x);
+        let xs = L::Act::prepare(x);
         // Tasks are whole groups: `ROWS_PER_TASK` is a multiple of sixteen, as are the rows.
         q.in_tasks(m, |rows| self.dots::<L>(rows, &xs, m))
     }
@@ -146,22 +161,6 @@ impl Rows16 {
     }
 }
 
-/// `q`'s blocks written into tiles of layout `L`, sixteen output rows to a group.
-fn repack<L: Layout>(q: &QuantMatrix) -> SharedBytes {
-    let tiles = q.cols / L::COLS;
-    let data = q.bytes.as_slice();
-    let stored = |r: usize| q.row_map.as_ref().map_or(r, |m| m[r] as usize);
-    SharedBytes::resident(q.rows / ROWS * tiles * L::TILE, |out| {
-        out.par_chunks_exact_mut(L::TILE).enumerate().for_each(|(n, tile)| {
-            let (g, t) = (n / tiles, n % tiles);
-            for l in 0..ROWS {
-                let at = stored(ROWS * g + l) * q.row_bytes + L::BLOCK * t;
-                L::repack(&data[at..at + L::BLOCK], l, tile);
-            }
-        })
-    })
-}
-
 /// Writes row `l`'s four-bit weights `weight(c)` into `out`: 64 bytes for each eight columns
 /// `8e..8e + 8`, whose byte `4l + i` holds weight `8e + i` in its low nibble and `8e + 4 + i`
 /// in its high one.
@@ -192,8 +191,8 @@ unsafe fn signed16(p: *const u8) -> __m512 {
 /// A sub-block's three integer sums (one per activation byte) as one f32 dot: the top two
 /// joined exactly (`(s2 << 8) + s1` stays below `2^24`: at most 32 weights of size at most 16
 /// (four bits, or Q5_0's `q - 16`) or 16 of Q6_K's `q - 32` times a signed byte, shifted by
-/// 8), the lowest added in f32. (For eight-bit
-/// weights the join is no longer exact in integers: [`blocks32`] joins them in f32.)
+/// 8), the lowest added in f32. (For eight-bit weights the join is no longer exact in
+/// integers: [`blocks32`] joins them in f32.)
 #[inline(always)]
 unsafe fn join(s: [__m512i; 3]) -> __m512 {
     let top = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32::<8>(s[2]), s[1]));
